@@ -1,0 +1,104 @@
+"""Chains the passes: load -> validate -> model -> settings -> resolve -> prepare -> render -> verify.
+
+Each pass can be called alone; this module only wires them and never prints.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import yaml
+
+from ingc.diagnostics import Diagnostics, Loc
+from ingc.ir import NginxConfig
+from ingc.load import load_documents
+from ingc.model import Inventory, build_inventory
+from ingc.options import Options
+from ingc.resolve import Result, resolve
+from ingc.settings import Settings, parse_settings
+from ingc.source import Document
+
+
+@dataclass
+class CompileResult:
+    diags: Diagnostics
+    documents: list[Document] = field(default_factory=list)
+    sources: int = 0
+    skipped_kinds: dict[str, int] = field(default_factory=dict)
+    inventory: Inventory | None = None
+    resolved: Result | None = None
+    text: str | None = None
+
+    @property
+    def config(self) -> NginxConfig | None:
+        return self.resolved.config if self.resolved else None
+
+    @property
+    def nothing(self) -> bool:
+        """Nothing to compile: no source read, or no Kubernetes object of a kind ingc reads."""
+        return self.sources == 0 or not self.documents
+
+
+def load_settings(inv: Inventory, opts: Options, diags: Diagnostics) -> Settings:
+    values: dict[str, str] = {}
+    locs: dict[str, Loc] = {}
+    if opts.controller_config:
+        try:
+            with open(opts.controller_config, encoding="utf-8") as fh:
+                data = yaml.load(fh, Loader=yaml.CSafeLoader)
+        except (OSError, yaml.YAMLError) as exc:
+            diags.error("S103", f"--controller-config {opts.controller_config}: {exc}", file=opts.controller_config)
+            data = {}
+        if isinstance(data, dict) and isinstance(data.get("data"), dict) and data.get("kind") == "ConfigMap":
+            data = data["data"]
+        if not isinstance(data, dict):
+            diags.error("S103", "--controller-config must be a mapping of ConfigMap keys to string values",
+                        file=opts.controller_config)
+            data = {}
+        values.update({str(k): v if isinstance(v, str) else str(v).lower() if isinstance(v, bool) else str(v)
+                       for k, v in data.items()})
+    if opts.configmap:
+        ns, _, name = opts.configmap.partition("/")
+        cm = inv.configmaps.get((ns, name))
+        if cm is None:
+            diags.error("S104", f"--configmap {opts.configmap}: no such ConfigMap in the input")
+        else:
+            for k, v in (cm.data.get("data") or {}).items():
+                values[str(k)] = v
+                locs[str(k)] = cm.loc("data", k)
+    source = "ConfigMap" if opts.configmap else "controller config"
+    return parse_settings(values, diags, locs.get, source)
+
+
+def compile_sources(paths: Sequence[str], opts: Options, diags: Diagnostics | None = None,
+                    render_text: bool = True) -> CompileResult:
+    from ingc.validate import validate_documents
+
+    diags = diags if diags is not None else Diagnostics()
+    docs, read = load_documents(paths, diags, opts.limits, opts.stdin_filename)
+    result = CompileResult(diags, sources=read)
+    vres = validate_documents(docs, diags)
+    result.documents = vres.valid
+    result.skipped_kinds = dict(vres.skipped)
+    inv = build_inventory(vres.valid, diags, opts.namespace)
+    result.inventory = inv
+    settings = load_settings(inv, opts, diags)
+    result.resolved = resolve(inv, opts, settings, diags)
+    if not render_text:
+        return result
+    from ingc.prepare import prepare
+    from ingc.render import render
+
+    cfg = prepare(result.resolved.config)
+    result.text = render(cfg)
+    if opts.verify:
+        from ingc.verify import verify
+
+        verify(result.text, cfg, diags)
+    return result
+
+
+def default_jobs() -> int:
+    return os.cpu_count() or 1
