@@ -199,7 +199,8 @@ def prepare(cfg: NginxConfig) -> NginxConfig:
     for srv in cfg.servers:
         srv.server_name_args = [server_name(n) for n in [srv.hostname, *srv.aliases]]
         head: list[Directive] = listen(cfg, srv)
-        head.append(("set", "$proxy_upstream_name", '"-"'))
+        head.append(("set", "$proxy_upstream_name", "\"-\""))
+        head.append(("set", "$proxy_alternative_upstream_name", "\"\""))
         if srv.tls is not None and not srv.tls.is_default:
             head += [("ssl_certificate", srv.tls.file), ("ssl_certificate_key", srv.tls.file)]
         srv.directives = head + srv.directives
