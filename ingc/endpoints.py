@@ -74,6 +74,9 @@ def resolve_backend(inv: Inventory, opts: Options, ns: str, svc_name: str, port:
             eport = port
         else:
             return Resolved([], "", problem=f'service "{svc_name}" has no port named "{port}"', code="R302")
+        if not valid_port(eport):
+            return Resolved([], "", problem=f'service "{svc_name}" has no usable port for {port!r}', code="R302")
+        assert isinstance(eport, int)
         return Resolved([hostport(ext, eport)], "external-name", needs_dns=True)
     if sp is None:
         return Resolved([], "", problem=f'service "{svc_name}" has no port {port!r}', code="R302")
@@ -129,8 +132,11 @@ def resolve_backend(inv: Inventory, opts: Options, ns: str, svc_name: str, port:
             return Resolved([], "endpoints-v1", problem=f'service "{svc_name}" has no ready endpoints',
                             code="R303")
         return Resolved(sorted(servers), "endpoints-v1")
+    svc_port = sp.get("port")
+    if not isinstance(svc_port, int):
+        return Resolved([], "", problem=f'service "{svc_name}" port {port!r} has no port number', code="R302")
     cip = spec.get("clusterIP")
     if cip and cip != "None" and valid_address(str(cip)):
-        return Resolved([hostport(str(cip), sp.get("port"))], "cluster-ip")
+        return Resolved([hostport(str(cip), svc_port)], "cluster-ip")
     name = f"{svc_name}.{ns}.svc.{opts.cluster_domain}"
-    return Resolved([hostport(name, sp.get("port"))], "dns", needs_dns=True)
+    return Resolved([hostport(name, svc_port)], "dns", needs_dns=True)

@@ -87,6 +87,9 @@ class Resolver:
         self.paths: dict[str, dict[tuple[str, str], tuple[Location, Ingress]]] = {}
         self.files: dict[str, bytes] = {}
         self.result = Result(NginxConfig([], [], settings), self.ctx)
+        self.catch_all_owner: str | None = None
+        self.global_default: str | None = None
+        self.default_cert = DEFAULT_CERT
 
     # --- classes -------------------------------------------------------------------------------
     def accepted_classes(self) -> set[str]:
@@ -126,7 +129,8 @@ class Resolver:
         svc = backend.get("service") or {}
         name = str(svc.get("name", ""))
         port_spec = svc.get("port") or {}
-        port: int | str = port_spec.get("number") if port_spec.get("number") else str(port_spec.get("name", ""))
+        number = port_spec.get("number")
+        port: int | str = number if isinstance(number, int) and number else str(port_spec.get("name", ""))
         key = (ing.namespace, name, str(port))
         if key in self.backends:
             return self.backends[key]
@@ -360,7 +364,7 @@ class Resolver:
                     if host.lower() in [h.lower() for h in t.get("hosts") or []] and t.get("secretName"):
                         chosen = (ing.namespace, str(t["secretName"]), ing.loc("spec", "tls", i, "secretName"))
                         break
-                cert = load(*chosen, ing, chosen[2]) if chosen else None
+                cert = load(chosen[0], chosen[1], ing, chosen[2]) if chosen else None
                 if chosen and cert is not None and cert[1] is not None and not x509.covers(cert[1], host):
                     self.diags.warning("R343", f"certificate in secret {chosen[0]}/{chosen[1]} does not cover host "
                                        f"{host}; default certificate used", loc=chosen[2], obj=ing.ref)
@@ -384,9 +388,6 @@ class Resolver:
 
     # --- the whole pass ------------------------------------------------------------------------
     def run(self) -> Result:
-        self.catch_all_owner: str | None = None
-        self.global_default: str | None = None
-        self.default_cert = DEFAULT_CERT
         self.setup_defaults()
         accepted, claims = self.accepted_classes(), self.default_class_claims()
         ings = sort_ingresses(self.inv.ingresses)

@@ -61,14 +61,14 @@ def verify(text: str, cfg: NginxConfig, diags: Diagnostics) -> bool:
         diags.error("N103", f"internal error: generated nginx.conf has {len(servers)} servers and {len(upstreams)} "
                     f"upstreams; the IR has {len(cfg.servers)} and {want_up}")
         return False
-    for got, srv in zip(servers, cfg.servers):
+    for got, srv in zip(servers, cfg.servers, strict=True):
         locs = [s for s in got["block"] if s["directive"] == "location"]
         if len(locs) != len(srv.locations):
             diags.error("N103", f"internal error: server {srv.hostname} has {len(locs)} locations in nginx.conf, "
                         f"{len(srv.locations)} in the IR")
             ok = False
             continue
-        for lo, want in zip(locs, srv.locations):
+        for lo, want in zip(locs, srv.locations, strict=True):
             pass_count = sum(1 for s in lo["block"] if s["directive"] in ("proxy_pass", "grpc_pass", "fastcgi_pass",
                                                                          "return"))
             if pass_count < 1:

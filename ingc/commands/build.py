@@ -7,20 +7,21 @@ import sys
 
 import click
 
+from ingc.annotations.engine import ReportEntry
 from ingc.cli import EXIT_ERRORS, EXIT_NOTHING, EXIT_OK, emit_diagnostics, exit_code
 from ingc.diagnostics import Diagnostics, Severity
 from ingc.load import NothingToRead
 from ingc.options import Options
 
 
-def annotation_table(entries: list) -> str:  # type: ignore[type-arg]
+def annotation_table(entries: list[ReportEntry]) -> str:
     rows = [("INGRESS", "ANNOTATION", "STATUS", "REASON")]
     rows += [(str(e.ingress).removeprefix("Ingress "), e.key, e.status, e.reason) for e in entries]
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     return "\n".join(f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]}".rstrip() for r in rows)
 
 
-def report_json(entries: list) -> str:  # type: ignore[type-arg]
+def report_json(entries: list[ReportEntry]) -> str:
     data = [{"ingress": {"namespace": e.ingress.namespace, "name": e.ingress.name}, "annotation": e.key,
              "value": e.value, "status": e.status, "reason": e.reason} for e in entries]
     return json.dumps({"annotations": data}, indent=2, sort_keys=True) + "\n"
