@@ -63,6 +63,8 @@ class Ingress(Obj):
     def backend_loc(self, base: tuple[str | int, ...], part: str) -> Loc:
         """Position of a backend's service name or port, in v1 or legacy shape."""
         if self.legacy:
+            if base[:2] == ("spec", "defaultBackend"):  # legacy spelling: spec.backend
+                base = ("spec", "backend", *base[2:])
             return self.loc(*base, "serviceName" if part == "name" else "servicePort")
         return self.loc(*base, "service", "name" if part == "name" else "port")
 

@@ -70,6 +70,14 @@ def pcre_ok(pattern: str) -> str | None:
     return None
 
 
+def clone_location(loc: Location) -> Location:
+    """A copy of a location that shares no mutable state with it (prepare writes into ``features``)."""
+    twin = copy.copy(loc)
+    twin.features = dict(loc.features)
+    twin.access, twin.directives, twin.blocks = list(loc.access), list(loc.directives), list(loc.blocks)
+    return twin
+
+
 class Resolver:
     def __init__(self, inv: Inventory, opts: Options, settings: Settings, diags: Diagnostics) -> None:
         self.inv = inv
@@ -507,7 +515,7 @@ class Resolver:
                 loc.modifier, loc.match = "", loc.path
             else:
                 loc.modifier, loc.match = "", loc.path + "/"
-                twin = copy.copy(loc)
+                twin = clone_location(loc)
                 twin.modifier, twin.match, twin.twin_of = "=", loc.path, loc.path
                 twins.append(twin)
             prev = by_key.get(loc.key)
@@ -532,7 +540,7 @@ class Resolver:
                 best = next((p for p in prefixes if bare.startswith(p.match)), None)
                 if best is None:
                     continue
-                fix = copy.copy(best)
+                fix = clone_location(best)
                 fix.modifier, fix.match, fix.twin_of = "=", bare, best.path
                 by_key[fix.key] = fix
         out = list(by_key.values())
