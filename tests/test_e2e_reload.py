@@ -3,7 +3,7 @@
 One nginx for the module.  The second build changes routes, endpoints, hosts and a certificate; until
 the reload the running nginx keeps serving the first build (its old key file is already gone, which
 must not matter), after it the new routes and the new certificate are served by the same master.  A
-failed third build leaves the bundle byte for byte as it was.
+failed build leaves the bundle byte for byte as it was; a last build changes the controller ConfigMap.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ class Env:
     out: Path
     one: EchoBackend
     two: EchoBackend
+    secrets: dict[str, str]  # Secret YAML by certificate CN, made once (a new certificate each time otherwise)
 
 
 @pytest.fixture(scope="module")
@@ -54,16 +55,19 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
         raise
     try:
         http_port, https_port = free_ports(2)
-        yield Env(http_port, https_port, tmp_path_factory.mktemp("e2e-reload") / "bundle", one, two)
+        secrets = {
+            "r-v1": tls_secret("tls-r", ["r.test"], cn="r-v1", key_index=11)[0],
+            "r-v2": tls_secret("tls-r", ["r.test"], cn="r-v2", key_index=12)[0],  # renewed: new certificate and key
+        }
+        yield Env(http_port, https_port, tmp_path_factory.mktemp("e2e-reload") / "bundle", one, two, secrets)
     finally:
         one.stop()
         two.stop()
 
 
 def generation_1(env: Env) -> list[Doc]:
-    secret, _ = tls_secret("tls-r", ["r.test"], cn="r-v1", key_index=11)
     return [
-        secret,
+        env.secrets["r-v1"],
         *backend_service("web", env.one),
         *backend_service("old", env.one),
         ingress("app", tls=[(["r.test"], "tls-r")],
@@ -73,9 +77,8 @@ def generation_1(env: Env) -> list[Doc]:
 
 
 def generation_2(env: Env) -> list[Doc]:
-    secret, _ = tls_secret("tls-r", ["r.test"], cn="r-v2", key_index=12)  # renewed: new certificate, new key
     return [
-        secret,
+        env.secrets["r-v2"],
         *backend_service("web", env.two),  # the Service's endpoints moved
         *backend_service("new", env.two),
         ingress("app", tls=[(["r.test"], "tls-r")], rules=[rule("r.test", path("/new", "new"))]),
@@ -83,8 +86,22 @@ def generation_2(env: Env) -> list[Doc]:
     ]
 
 
-def build(env: Env, docs: list[Doc], expect_exit: int = 0) -> BuildResult:
-    return build_bundle(env.out, docs, http_port=env.http, https_port=env.https, expect_exit=expect_exit)
+def generation_3(env: Env) -> list[Doc]:
+    """The controller ConfigMap turns ssl-redirect off; one Ingress turns it back on for its path."""
+    configmap = {
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "ingress-nginx-controller", "namespace": "ingress-nginx"},
+        "data": {"ssl-redirect": "false"},
+    }
+    return [
+        *generation_2(env),
+        configmap,
+        ingress("secure", annotations={"ssl-redirect": "true"}, rules=[rule("r.test", path("/secure", "new"))]),
+    ]
+
+
+def build(env: Env, docs: list[Doc], expect_exit: int = 0, args: tuple[str, ...] = ()) -> BuildResult:
+    return build_bundle(env.out, docs, http_port=env.http, https_port=env.https, expect_exit=expect_exit, args=args)
 
 
 def get(env: Env, host: str, target: str) -> Response:
@@ -158,6 +175,17 @@ def test_rebuild_under_running_nginx_then_reload(env: Env, nginx_bin: str) -> No
         assert {p: (env.out / p).read_bytes() for p in before} == before
         runner.reload()
         assert served_by(get(env, "added.test", "/a")) == (200, "two", "/a")
+
+        # --- controller settings change with a rebuild too: ConfigMap ssl-redirect "false" ----------------
+        third = build(env, generation_3(env), args=("--configmap", "ingress-nginx/ingress-nginx-controller"))
+        third.crossplane()
+        assert third.key_files() == keys_2  # same secret, same file
+        runner.assert_config_ok()
+        assert served_by(get(env, "r.test", "/new")) == (308, None, None)
+        runner.reload()
+        assert served_by(get(env, "r.test", "/new/n")) == (200, "two", "/new/n")
+        r = get(env, "r.test", "/secure/")
+        assert (r.status, r.headers.get("Location")) == (308, "https://r.test/secure")
 
         assert "[emerg]" not in runner.error_log() and "[alert]" not in runner.error_log()
         access = (env.out / "logs" / "access.log").read_text()
