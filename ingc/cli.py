@@ -124,7 +124,8 @@ def exit_code(diags: Any, fail_on: str) -> int:
 
 
 def emit_diagnostics(diags: Any, fmt: str, color: str, quiet: bool = False,
-                     extra: dict[str, Any] | None = None) -> None:
+                     extra: dict[str, Any] | None = None, to_stderr: bool = False) -> None:
+    """Text findings always go to stderr; machine formats to stdout, or stderr with ``to_stderr``."""
     from ingc.diagnostics import Severity
     from ingc.report import render_diagnostics, resolve_format, text_lines
 
@@ -134,7 +135,7 @@ def emit_diagnostics(diags: Any, fmt: str, color: str, quiet: bool = False,
         for line in text_lines(diags, Severity.WARNING if quiet else Severity.INFO, use_color(color, err)):
             click.echo(line, err=True)
     else:
-        click.echo(render_diagnostics(diags, fmt, extra), nl=False)
+        click.echo(render_diagnostics(diags, fmt, extra), nl=False, err=to_stderr)
 
 
 # Commands living in their own modules (ingc/commands/<module>.py exposing `command`), imported only when

@@ -12,6 +12,7 @@ from ingc.cli import EXIT_ERRORS, EXIT_NOTHING, EXIT_OK, emit_diagnostics, exit_
 from ingc.diagnostics import Diagnostics, Severity
 from ingc.load import NothingToRead
 from ingc.options import Options
+from ingc.report import resolve_format
 
 
 def annotation_table(entries: list[ReportEntry]) -> str:
@@ -45,12 +46,19 @@ def run_build(paths: tuple[str, ...], output: str, opts: Options, fmt: str, fail
     if annotation_report_json:
         with open(annotation_report_json, "w", encoding="utf-8") as fh:
             fh.write(report_json(entries))
+    # Findings go to stderr in every format: stdout is for nginx.conf (-o -) alone.
+    text = resolve_format(fmt) == "text"
     if result.nothing and not diags.has_errors:
-        emit_diagnostics(diags, fmt, color, quiet)
-        click.echo("ingc: nothing to compile: no Kubernetes manifest of a kind ingc reads was found", err=True)
+        emit_diagnostics(diags, fmt, color, quiet, to_stderr=True)
+        if text:
+            click.echo("ingc: nothing to compile: no Kubernetes manifest of a kind ingc reads was found", err=True)
         return EXIT_NOTHING
     if result.sources == 0:
-        emit_diagnostics(diags, fmt, color, quiet)
+        emit_diagnostics(diags, fmt, color, quiet, to_stderr=True)
+        if any(d.code != "L001" for d in diags.active() if d.severity == Severity.ERROR):
+            return EXIT_ERRORS  # something exists but cannot be read: an error, not "nothing"
+        if text:
+            click.echo("ingc: nothing to compile: none of the given paths exists", err=True)
         return EXIT_NOTHING
     code = exit_code(diags, fail_on)
     cfg = result.config
@@ -70,8 +78,8 @@ def run_build(paths: tuple[str, ...], output: str, opts: Options, fmt: str, fail
             except BundleError as exc:
                 diags.error("B101", str(exc), file=output)
                 code = EXIT_ERRORS
-    emit_diagnostics(diags, fmt, color, quiet)
-    if fmt in ("text",):
+    emit_diagnostics(diags, fmt, color, quiet, to_stderr=True)
+    if text:
         n_ing = len(result.resolved.compiled) if result.resolved else 0
         errors = diags.count(Severity.ERROR)
         warnings = diags.count(Severity.WARNING)
