@@ -5,7 +5,8 @@ Each pass can be called alone; this module only wires them and never prints.
 
 from __future__ import annotations
 
-import os
+import gc
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -73,10 +74,25 @@ def load_settings(inv: Inventory, opts: Options, diags: Diagnostics) -> Settings
 
 
 def compile_sources(paths: Sequence[str], opts: Options, diags: Diagnostics | None = None,
-                    render_text: bool = True) -> CompileResult:
+                    render_text: bool = True, lean: bool = False) -> CompileResult:
+    """Run every pass.  `lean` (ingc build) drops the parsed manifests once the IR exists, to bound
+    memory; findings keep their positions (they re-read the source text)."""
+    diags = diags if diags is not None else Diagnostics()
+    # The passes allocate many small objects and free almost none until the end: the cyclic GC would
+    # only rescan them over and over.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _compile(paths, opts, diags, render_text, lean)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _compile(paths: Sequence[str], opts: Options, diags: Diagnostics, render_text: bool,
+             lean: bool) -> CompileResult:
     from ingc.validate import validate_documents
 
-    diags = diags if diags is not None else Diagnostics()
     docs, read = load_documents(paths, diags, opts.limits, opts.stdin_filename)
     result = CompileResult(diags, sources=read)
     vres = validate_documents(docs, diags)
@@ -86,19 +102,30 @@ def compile_sources(paths: Sequence[str], opts: Options, diags: Diagnostics | No
     result.inventory = inv
     settings = load_settings(inv, opts, diags)
     result.resolved = resolve(inv, opts, settings, diags)
+    if lean:
+        result.inventory = None
+        del inv
+        for doc in docs:
+            doc.data = {}
+        docs.clear()
     if not render_text:
         return result
     from ingc.prepare import prepare
-    from ingc.render import render
+    from ingc.render import render_to
 
     cfg = prepare(result.resolved.config)
-    result.text = render(cfg)
+    with tempfile.TemporaryFile("w+", encoding="utf-8") as fh:
+        render_to(cfg, fh)
+        if lean:  # printed: the prepared text lists are not needed any more
+            for srv in cfg.servers:
+                srv.text = []
+                for loc in srv.locations:
+                    loc.text = []
+        fh.seek(0)
+        result.text = fh.read()
     if opts.verify:
         from ingc.verify import verify
 
+        gc.enable()
         verify(result.text, cfg, diags)
     return result
-
-
-def default_jobs() -> int:
-    return os.cpu_count() or 1

@@ -36,7 +36,7 @@ def run_build(paths: tuple[str, ...], output: str, opts: Options, fmt: str, fail
     if not paths:
         paths = ("-",)
     try:
-        result = compile_sources(paths, opts, diags)
+        result = compile_sources(paths, opts, diags, lean=True)
     except NothingToRead as exc:
         click.echo(f"ingc: {exc}", err=True)
         return EXIT_NOTHING
