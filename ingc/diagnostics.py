@@ -47,7 +47,8 @@ class ObjRef:
     name: str
 
     def __str__(self) -> str:
-        return f"{self.kind} {self.namespace}/{self.name}" if self.namespace else f"{self.kind} {self.name}"
+        ref = f"{self.namespace}/{self.name}" if self.namespace else self.name
+        return f"{self.kind} {ref}" if self.kind else ref  # a document without kind: just its name
 
 
 Path = tuple[str | int, ...]
