@@ -126,7 +126,8 @@ class Linter:
             if life is None:
                 continue
             deprecated, removed, replacement = life
-            ref = ObjRef(doc.kind, doc.namespace or self.opts.namespace, doc.name)
+            ns = "" if doc.kind == "IngressClass" else doc.namespace or self.opts.namespace
+            ref = ObjRef(doc.kind, ns, doc.name)
             if target is not None and target >= removed:
                 self.drop("V130", doc=doc)
                 self.diags.error("C501", f"{doc.api_version} {doc.kind} was removed in Kubernetes "
@@ -163,7 +164,7 @@ class Linter:
                 self.diags.warning("C101", f"targetPort {target!r} of service {ing.namespace}/{name} "
                                    f"({port_label}) is resolved by no EndpointSlice: none of its slices has a "
                                    f"port named {sp_name!r}, so the location answers 503",
-                                   loc=ing.backend_loc(base, "port"), obj=ing.ref)
+                                   loc=ing.backend_loc(base, "name"), obj=ing.ref)
 
     # --- TLS (C201-C204) -----------------------------------------------------------------------
     def tls(self) -> None:
