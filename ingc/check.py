@@ -525,9 +525,10 @@ def to_sarif(report: CheckReport) -> dict[str, Any]:
         }
         sp = d.span
         if sp is not None and sp.file:
-            phys: dict[str, Any] = {"artifactLocation": {"uri": _uri(sp.file)}}
-            if not os.path.isabs(sp.file):
-                phys["artifactLocation"]["uriBaseId"] = "SRCROOT"
+            if os.path.isabs(sp.file):
+                phys: dict[str, Any] = {"artifactLocation": {"uri": "file://" + _uri(sp.file)}}
+            else:
+                phys = {"artifactLocation": {"uri": _uri(sp.file), "uriBaseId": "SRCROOT"}}
             if sp.line > 0:
                 phys["region"] = {"startLine": sp.line, "startColumn": max(sp.col, 1)}
             res["locations"] = [{"physicalLocation": phys}]
