@@ -58,7 +58,7 @@ def run(cmd: list[str], **kw: object) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
     env["NO_COLOR"] = "1"
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT, env=env, **kw)  # type: ignore[call-overload, no-any-return]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT, env=env, **kw)  # type: ignore[call-overload]
 
 
 def copy_sources(dest: Path) -> Path:
