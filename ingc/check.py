@@ -653,5 +653,5 @@ def rules_table() -> list[dict[str, str]]:
     table has none), group and one-line doc."""
     groups = {"L": "load", "V": "validate", "S": "settings", "R": "resolve", "A": "annotations", "B": "bundle",
               "N": "nginx", "C": "check"}
-    return [{"code": c, "severity": DEFAULT_SEVERITY[c].label if c in DEFAULT_SEVERITY else "as-reported",
+    return [{"code": c, "severity": DEFAULT_SEVERITY[c].label if c in DEFAULT_SEVERITY else "varies",
              "group": groups.get(c[0], "other"), "doc": doc} for c, doc in sorted(CODES.items())]

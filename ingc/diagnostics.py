@@ -37,6 +37,8 @@ class Span:
     def __str__(self) -> str:
         if self.line <= 0:
             return self.file
+        if self.col <= 0:  # a line without a column (Helm template origins)
+            return f"{self.file}:{self.line}"
         return f"{self.file}:{self.line}:{self.col}"
 
 

@@ -55,16 +55,17 @@ class ConfigCommand(click.Command):
                 cfg = load_config(path, search=not disabled)
             except ConfigError as exc:
                 raise click.UsageError(str(exc), ctx) from None
-            params = {p.name: p for p in self.params if isinstance(p, click.Option) and p.name}
+            params = {o[2:]: p for p in self.params if isinstance(p, click.Option) and p.name
+                      for o in p.opts if o.startswith("--") and o not in ("--config", "--no-config")}
             defaults: dict[str, Any] = {}
             for key, value in cfg.options.items():
-                name = key.replace("-", "_")
-                if name not in params or name in ("config_path", "no_config"):
+                param = params.get(key)
+                if param is None or param.name is None:
                     raise click.UsageError(f"{cfg.path}: options.{key}: no such option of ingc {ctx.info_name}",
                                            ctx)
-                if params[name].multiple and not isinstance(value, list):
+                if param.multiple and not isinstance(value, list):
                     value = [value]
-                defaults[name] = value
+                defaults[param.name] = value
             ctx.default_map = {**(ctx.default_map or {}), **defaults}
             ctx.meta["ingc.config"] = cfg
         return super().parse_args(ctx, args)

@@ -11,7 +11,10 @@ import click
 @click.option("-f", "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.argument("codes", nargs=-1, metavar="[CODE|PREFIX]...")
 def command(fmt: str, codes: tuple[str, ...]) -> None:
-    """List the rules of `ingc check` (all, or those whose code starts with one of CODES)."""
+    """List the rules of `ingc check` (all, or those whose code starts with one of CODES).
+
+    Each line is CODE, the severity check reports it at by default ("varies" when the pass that finds
+    it decides), and its one-line doc."""
     from ingc.check import rules_table
 
     rows = rules_table()
@@ -21,6 +24,5 @@ def command(fmt: str, codes: tuple[str, ...]) -> None:
     if fmt == "json":
         click.echo(json.dumps({"rules": rows}, indent=2))
         return
-    width = max((len(r["severity"]) for r in rows), default=7)
     for r in rows:
-        click.echo(f"{r['code']}  {r['severity']:<{width}}  {r['doc']}")
+        click.echo(f"{r['code']}  {r['severity']:<7}  {r['doc']}")
