@@ -1,4 +1,4 @@
-from ingc.cli import main
+from ingc.cli import run
 
 if __name__ == "__main__":
-    main()
+    run()

@@ -76,7 +76,7 @@ class BundleResult:
 
 def write_bundle(
     out_dir: str,
-    conf_text: str,
+    conf_text: str | bytes,
     files: Mapping[str, bytes],
     *,
     lock_timeout: float = 60.0,
@@ -89,7 +89,7 @@ def write_bundle(
     within ``lock_timeout`` seconds.  Any other failure also raises BundleError.
     """
     plan = _plan(files)
-    conf = conf_text.encode("utf-8")
+    conf = conf_text.encode("utf-8") if isinstance(conf_text, str) else conf_text
     try:
         if os.path.lexists(out_dir) and not os.path.isdir(out_dir):
             raise BundleError(f"{out_dir}: exists and is not a directory")

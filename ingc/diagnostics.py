@@ -42,7 +42,7 @@ class Span:
         return f"{self.file}:{self.line}:{self.col}"
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class ObjRef:
     kind: str
     namespace: str
@@ -56,7 +56,7 @@ class ObjRef:
 Path = tuple[str | int, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Loc:
     """A place in a document: resolved to a Span on demand."""
 

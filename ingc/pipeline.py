@@ -30,7 +30,11 @@ class CompileResult:
     skipped_kinds: dict[str, int] = field(default_factory=dict)
     inventory: Inventory | None = None
     resolved: Result | None = None
-    text: str | None = None
+    conf: bytes | None = None  # nginx.conf, UTF-8
+
+    @property
+    def text(self) -> str | None:
+        return self.conf.decode("utf-8") if self.conf is not None else None
 
     @property
     def config(self) -> NginxConfig | None:
@@ -104,7 +108,8 @@ def _compile(paths: Sequence[str], opts: Options, diags: Diagnostics, render_tex
     result.resolved = resolve(inv, opts, settings, diags)
     if lean:
         result.inventory = None
-        del inv
+        result.resolved.ctx.inventory = None
+        del inv, vres
         for doc in docs:
             doc.data = {}
         docs.clear()
@@ -114,7 +119,7 @@ def _compile(paths: Sequence[str], opts: Options, diags: Diagnostics, render_tex
     from ingc.render import render_to
 
     cfg = prepare(result.resolved.config)
-    with tempfile.TemporaryFile("w+", encoding="utf-8") as fh:
+    with tempfile.TemporaryFile("w+b") as fh:
         render_to(cfg, fh)
         if lean:  # printed: the prepared text lists are not needed any more
             for srv in cfg.servers:
@@ -122,10 +127,10 @@ def _compile(paths: Sequence[str], opts: Options, diags: Diagnostics, render_tex
                 for loc in srv.locations:
                     loc.text = []
         fh.seek(0)
-        result.text = fh.read()
+        result.conf = fh.read()
     if opts.verify:
         from ingc.verify import verify
 
         gc.enable()
-        verify(result.text, cfg, diags)
+        verify(result.conf, cfg, diags)
     return result

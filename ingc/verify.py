@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
 from typing import Any
 
 from ingc.diagnostics import Diagnostics
@@ -21,54 +22,61 @@ def _walk(stmts: list[dict[str, Any]], out: list[dict[str, Any]]) -> None:
             _walk(st["block"], out)
 
 
-def parse_text(text: str) -> dict[str, Any]:
+def parse_text(text: str | bytes) -> dict[str, Any]:
     import crossplane
 
     fd, path = tempfile.mkstemp(prefix="ingc-verify-", suffix=".conf")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(text.encode("utf-8") if isinstance(text, str) else text)
         payload: dict[str, Any] = crossplane.parse(path, single=True, comments=False)
     finally:
         os.unlink(path)
     return payload
 
 
-SERVER_START = "\n    server {\n"
+SERVER_START = b"\n    server {\n"
 BATCH = 200
 
 
-def _chunks(text: str) -> list[tuple[str, int]]:
-    """The config cut at top-level server blocks into parseable pieces (with their first line number).
+def _chunks(conf: bytes) -> Iterator[tuple[bytes, int]]:
+    """The config cut at top-level server blocks into parseable pieces (with their first line number),
+    one batch at a time so memory stays bounded.
 
     Cutting is safe: user data is always quoted and never contains a line break, so a line that is
-    exactly `    server {` is ours.  Each piece is wrapped in `http { }` so crossplane checks contexts.
+    exactly `    server {` is ours.  Each batch is wrapped in `http { }` so crossplane checks contexts.
     """
-    parts = text.split(SERVER_START)
-    head, servers = parts[0], parts[1:]
-    if not servers:
-        return [(text, 1)]
-    last = servers[-1]
-    end = last.rstrip().rfind("\n}")
-    tail = last[end:] if end >= 0 else ""
-    servers[-1] = last[:end] if end >= 0 else last
-    out = [(head + tail, 1)]
-    line = head.count("\n") + 2
-    for i in range(0, len(servers), BATCH):
-        group = servers[i:i + BATCH]
-        body = "http {\n" + "".join("    server {\n" + s + ("\n" if not s.endswith("\n") else "") for s in group)
-        out.append((body + "}\n", line - 1))
-        line += sum(s.count("\n") + 1 for s in group)
-    return out
+    first = conf.find(SERVER_START)
+    if first < 0:
+        yield conf, 1
+        return
+    end = conf.rstrip().rfind(b"\n}")
+    yield conf[:first + 1] + conf[end + 1:], 1
+    line = conf.count(b"\n", 0, first + 1) + 1
+    pos = first + 1
+    while pos < end:
+        stop = pos
+        for _ in range(BATCH):
+            nxt = conf.find(SERVER_START, stop + 1, end)
+            if nxt < 0:
+                stop = end
+                break
+            stop = nxt + 1
+        piece = conf[pos:stop]
+        yield b"http {\n" + piece + b"}\n", line - 1
+        line += piece.count(b"\n")
+        pos = stop
 
 
-def verify(text: str, cfg: NginxConfig, diags: Diagnostics) -> bool:
+def verify(conf: str | bytes, cfg: NginxConfig, diags: Diagnostics) -> bool:
     """Parse piece by piece (bounded memory) and compare each piece with the IR as it goes."""
     want_up = sum(1 for u in cfg.upstreams if not (u.needs_dns and cfg.resolver))
     servers = iter(cfg.servers)
     n_http = n_servers = n_upstreams = 0
     ok = True
-    for piece, first_line in _chunks(text):
+    if isinstance(conf, str):
+        conf = conf.encode("utf-8")
+    for piece, first_line in _chunks(conf):
         payload = parse_text(piece)
         if payload["status"] != "ok":
             for err in payload["errors"]:

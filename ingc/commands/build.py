@@ -7,12 +7,15 @@ import sys
 
 import click
 
+from ingc import cli
 from ingc.annotations.engine import ReportEntry
 from ingc.cli import EXIT_ERRORS, EXIT_NOTHING, EXIT_OK, emit_diagnostics, exit_code
 from ingc.diagnostics import Diagnostics, Severity
 from ingc.load import NothingToRead
 from ingc.options import Options
 from ingc.report import resolve_format
+
+_RETAINED: list[object] = []
 
 
 def annotation_table(entries: list[ReportEntry]) -> str:
@@ -40,7 +43,11 @@ def run_build(paths: tuple[str, ...], output: str, opts: Options, fmt: str, fail
     except NothingToRead as exc:
         click.echo(f"ingc: {exc}", err=True)
         return EXIT_NOTHING
-    entries = sorted(result.resolved.ctx.report, key=lambda e: (e.ingress, e.key)) if result.resolved else []
+    if cli.HARD_EXIT:
+        _RETAINED.append(result)  # freed by process exit, not object by object (see cli.run)
+    entries: list[ReportEntry] = []
+    if (annotation_report or annotation_report_json) and result.resolved:
+        entries = sorted(result.resolved.ctx.report, key=lambda e: (e.ingress, e.key))
     if annotation_report and entries:
         click.echo(annotation_table(entries), err=True)
     if annotation_report_json:
@@ -63,9 +70,11 @@ def run_build(paths: tuple[str, ...], output: str, opts: Options, fmt: str, fail
     code = exit_code(diags, fail_on)
     cfg = result.config
     written = ""
-    if code == EXIT_OK and cfg is not None and result.text is not None:
+    if code == EXIT_OK and cfg is not None and result.conf is not None:
         if output == "-":
-            sys.stdout.write(result.text)
+            sys.stdout.flush()
+            sys.stdout.buffer.write(result.conf)
+            sys.stdout.buffer.flush()
             if cfg.files:
                 diags.warning("B100", "nginx.conf references files that -o - does not write: "
                               + ", ".join(sorted(cfg.files)))
@@ -73,7 +82,7 @@ def run_build(paths: tuple[str, ...], output: str, opts: Options, fmt: str, fail
             from ingc.bundle import BundleError, write_bundle
 
             try:
-                write_bundle(output, result.text, cfg.files)
+                write_bundle(output, result.conf, cfg.files)
                 written = f"{output.rstrip('/')}/nginx.conf"
             except BundleError as exc:
                 diags.error("B101", str(exc), file=output)
