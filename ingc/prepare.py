@@ -156,7 +156,7 @@ def location_body(cfg: NginxConfig, loc: Location) -> list[Directive | Block]:
                          [("return", str(s.http_redirect_code), f'"https://$host{port}{uri}"')]))
     if loc.return_directive is not None:
         out.append(loc.return_directive)
-    out.append(("port_in_redirect", "off"))
+    out.append(("port_in_redirect", "on" if loc.port_in_redirect else "off"))
     if s.hsts:
         out.append(("add_header", "Strict-Transport-Security", "$ingc_hsts", "always"))
     if loc.status is not None:
@@ -205,6 +205,6 @@ def prepare(cfg: NginxConfig) -> NginxConfig:
             head += [("ssl_certificate", srv.tls.file), ("ssl_certificate_key", srv.tls.file)]
         srv.directives = head + srv.directives
         for loc in srv.locations:
-            loc.out = location_body(cfg, loc)
+            loc.out = list(loc.raw) if loc.raw is not None else location_body(cfg, loc)
             loc.features["args"] = location_args(loc)
     return cfg

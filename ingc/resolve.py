@@ -15,7 +15,15 @@ from typing import Any
 
 from ingc import x509
 from ingc.annotations import HANDLERS
-from ingc.annotations.engine import Ctx, Parsed, parse_annotations
+from ingc.annotations.engine import (
+    Ctx,
+    Parsed,
+    apply_location,
+    apply_server,
+    apply_upstream,
+    finish_annotations,
+    parse_annotations,
+)
 from ingc.annotations.rewrite import Rewrite
 from ingc.diagnostics import Diagnostics, Loc, ObjRef
 from ingc.endpoints import resolve_backend
@@ -85,6 +93,7 @@ class Resolver:
         self.settings = settings
         self.diags = diags
         self.ctx = Ctx(settings, diags, opts, inv)
+        self.ctx.resolver = self
         self.upstream_names = NameAllocator("upstream", diags)
         self.cert_names = NameAllocator("certificate file", diags)
         self.upstreams: dict[str, Upstream] = {}
@@ -269,9 +278,17 @@ class Resolver:
         dbe = ing.spec.get("defaultBackend")
         if not rules and isinstance(dbe, dict):
             self.catch_all_backend(ing, dbe)
+        hosts_done: set[str] = set()
         for i, rule in enumerate(rules):
             host = str(rule.get("host") or "")
             srv = self.server_for(host, ing, i)
+            if srv.hostname not in hosts_done:
+                hosts_done.add(srv.hostname)
+                apply_server(parsed, srv, self.ctx)
+                if self.first_ing.get(srv.hostname) is ing and srv.locations and srv.locations[0].is_placeholder \
+                        and "annotated" not in srv.locations[0].features:
+                    srv.locations[0].features["annotated"] = True  # the host's default / gets the annotations
+                    apply_location(parsed, srv.locations[0], self.ctx)
             known = self.paths[srv.hostname]
             for j, p in enumerate(((rule.get("http") or {}).get("paths")) or []):
                 base = ("spec", "rules", i, "http", "paths", j, "backend")
@@ -293,10 +310,9 @@ class Resolver:
                 loc = Location(path, ptype, "", path, Origin(ing.ref, where), written_path_type=written)
                 loc.proxy = proxy_defaults(self.settings)
                 self.bind(loc, ing, backend, base)
-                if parsed.deny:
-                    loc.status, loc.status_reason, loc.upstream = 503, parsed.deny, None
-                for h, f in parsed.features:
-                    h.location(f, loc, self.ctx)
+                apply_location(parsed, loc, self.ctx)
+                if loc.upstream in self.upstreams:
+                    apply_upstream(parsed, self.upstreams[loc.upstream], self.ctx)
                 known[(path, ptype)] = (loc, ing)
                 if ptype == "Prefix" and path == "/" and srv.locations and srv.locations[0].is_placeholder:
                     srv.locations[0] = loc
@@ -320,6 +336,8 @@ class Resolver:
                        written_path_type="Prefix", is_placeholder=True)
         loc.proxy = proxy_defaults(self.settings)
         self.bind(loc, ing, dbe, ("spec", "defaultBackend"))
+        loc.features["catch_all"] = True  # ingress-nginx skips redirect and rewrite here
+        apply_location(self.parsed[ing.ref], loc, self.ctx)
         srv.locations[-1] = loc
 
     # --- TLS -----------------------------------------------------------------------------------
@@ -403,17 +421,22 @@ class Resolver:
         catch_all.locations = [self.placeholder(CATCH_ALL, None)]
         self.servers[CATCH_ALL] = catch_all
         self.paths[CATCH_ALL] = {}
+        canaries: list[Ingress] = []
         for ing in ings:
             if not self.class_ok(ing, accepted, claims):
                 self.result.skipped.append(ing.ref)
                 continue
-            if ing.annotations.get(f"{self.opts.annotations_prefix}/{CANARY_KEY}", "").strip().lower() == "true" \
-                    and not self.ctx.state.get("canary_supported"):
-                self.diags.warning("R102", "canary Ingress not compiled: canary is not supported yet",
-                                   loc=ing.loc("metadata", "annotations"), obj=ing.ref)
-                self.result.skipped.append(ing.ref)
+            if ing.annotations.get(f"{self.opts.annotations_prefix}/{CANARY_KEY}", "").strip().lower() == "true":
+                if not self.ctx.state.get("canary_supported"):
+                    self.diags.warning("R102", "canary Ingress not compiled: canary is not supported yet",
+                                       loc=ing.loc("metadata", "annotations"), obj=ing.ref)
+                    self.result.skipped.append(ing.ref)
+                else:
+                    canaries.append(ing)  # merged into the main Ingresses' locations once they all exist
                 continue
             self.add_ingress(ing)
+        for ing in canaries:
+            self.ctx.state["canary_attach"](self, ing)
         self.assign_tls(ings)
         servers = [self.finish_server(s) for s in self.servers.values()]
         servers.sort(key=lambda s: s.hostname)
@@ -423,6 +446,7 @@ class Resolver:
         cfg.files = dict(sorted(self.files.items()))
         cfg.http_port, cfg.https_port = self.opts.http_port, self.opts.https_port
         cfg.ipv6, cfg.resolver = self.opts.enable_ipv6, self.opts.resolver
+        finish_annotations(cfg, self.parsed, HANDLERS, self.ctx)
         return self.result
 
     def setup_defaults(self) -> None:

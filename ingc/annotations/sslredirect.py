@@ -24,10 +24,12 @@ class SslRedirectHandler(Handler):
     name = "ssl-redirect"
     always = True
     keys = (
-        Key("ssl-redirect", parse_bool, "redirect HTTP to HTTPS when the host has a certificate", invalid=FALLBACK),
+        Key("ssl-redirect", parse_bool, "redirect HTTP to HTTPS when the host has a certificate", invalid=FALLBACK,
+            nginx='if ($scheme = "http") { return 308 "https://$host$ingc_redirect_uri"; }'),
         Key("force-ssl-redirect", parse_bool, "redirect HTTP to HTTPS even without a certificate",
-            invalid=FALLBACK),
-        Key("preserve-trailing-slash", parse_bool, "keep a trailing / in the HTTPS redirect", invalid=FALLBACK),
+            invalid=FALLBACK, nginx="the same redirect on hosts without a certificate"),
+        Key("preserve-trailing-slash", parse_bool, "keep a trailing / in the HTTPS redirect", invalid=FALLBACK,
+            nginx="$request_uri instead of $ingc_redirect_uri in the redirect"),
     )
 
     def parse(self, v: Values, ctx: Ctx) -> SslRedirect:
