@@ -9,13 +9,14 @@ import click
 
 from ingc import cli
 from ingc.annotations.engine import ReportEntry
-from ingc.cli import EXIT_ERRORS, EXIT_NOTHING, EXIT_OK, emit_diagnostics, exit_code
+from ingc.cli import EXIT_ERRORS, EXIT_INTERNAL, EXIT_NOTHING, EXIT_OK, emit_diagnostics, exit_code
 from ingc.diagnostics import Diagnostics, Severity
 from ingc.load import NothingToRead
 from ingc.options import Options
 from ingc.report import resolve_format
 
 _RETAINED: list[object] = []
+VERIFY_CODES = {"N100", "N101", "N102", "N103", "N104"}
 
 
 def annotation_table(entries: list[ReportEntry]) -> str:
@@ -68,6 +69,8 @@ def run_build(paths: tuple[str, ...], output: str, opts: Options, fmt: str, fail
             click.echo("ingc: nothing to compile: none of the given paths exists", err=True)
         return EXIT_NOTHING
     code = exit_code(diags, fail_on)
+    if any(d.code in VERIFY_CODES for d in diags):
+        code = EXIT_INTERNAL  # our own output failed its parse-back: a bug, never the user's input
     cfg = result.config
     written = ""
     if code == EXIT_OK and cfg is not None and result.conf is not None:
