@@ -14,6 +14,7 @@ packages (``--system-site-packages``) for ingc's dependencies, and the wheel is 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -115,7 +116,10 @@ def test_wheel_ships_templates_schemas_and_data(wheel: Path) -> None:
     assert "ingc/data/default-fake-certificate.pem" in names
     assert "ingc/__main__.py" in names
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
-    assert "ingc = ingc.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
+    m = re.search(r'^ingc\s*=\s*"([^"]+)"', (REPO / "pyproject.toml").read_text(encoding="utf-8"), re.M)
+    assert m is not None, "pyproject.toml declares no ingc script"
+    target = m.group(1)
+    assert f"ingc = {target}" in zipfile.ZipFile(wheel).read(entry_points).decode().splitlines()
 
 
 def test_installed_ingc_compiles_the_example(venv: Path, tmp_path: Path) -> None:
