@@ -174,7 +174,54 @@ class _TooDeep(Exception):
     pass
 
 
+# libyaml's composer (and PyYAML's C binding) recurse once per nesting level: some 25,000 levels of
+# `[`, `{a: ` or `- ` crash the interpreter (SIGSEGV) before any Python check runs.  So nesting is bounded
+# before composing: cheaply from the text (a document's nesting is at most the number of `[`/`{` in it plus
+# twice the widest run of indentation and `- `/`? `/`: ` indicators starting a line, since every block
+# collection starts at a greater column than its parent's, or shares it once as an indentless sequence);
+# only when that bound is over --max-depth is the exact depth measured, on libyaml's event stream (which
+# does not recurse).
+_DOC_MARKER = re.compile(r"^(?:---|\.\.\.)(?=[ \t\r\n]|\Z)", re.M)
+_START_EVENTS = (yaml.MappingStartEvent, yaml.SequenceStartEvent)
+_END_EVENTS = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
+
+
+def _may_nest_deeper(text: str, limit: int) -> bool:
+    bounds = [0] + [m.start() for m in _DOC_MARKER.finditer(text)] + [len(text)]
+    for start, end in zip(bounds, bounds[1:], strict=False):
+        room = limit - text.count("[", start, end) - text.count("{", start, end)
+        if room < 0:
+            return True
+        if re.compile(rf"^[ \t?:-]{{{room // 2},}}", re.M).search(text, start, end):
+            return True
+    return False
+
+
+def _too_deep(text: str, limit: int) -> tuple[int, int] | None:
+    """Where (0-based line, column) nesting first goes deeper than ``limit`` collections, or None."""
+    if not _may_nest_deeper(text, limit):
+        return None
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=yaml.CSafeLoader):
+            if isinstance(event, _START_EVENTS):
+                depth += 1
+                if depth > limit:
+                    mark = event.start_mark
+                    return (mark.line, mark.column) if mark is not None else (0, 0)
+            elif isinstance(event, _END_EVENTS):
+                depth -= 1
+    except yaml.YAMLError:
+        pass  # the composer stops at the same error, no deeper than what was seen; parsing reports it
+    return None
+
+
 def parse_source(src: Source, diags: Diagnostics, limits: Limits) -> list[Document]:
+    deep = _too_deep(src.text, limits.max_depth)
+    if deep is not None:
+        d = diags.error("L012", f"nesting deeper than {limits.max_depth} levels (--max-depth)", file=src.name)
+        d._span = Span(src.name, deep[0] + 1, deep[1] + 1)
+        return []
     loader = _Loader(src.text)
     loader.duplicates = []
     docs: list[Document] = []

@@ -20,6 +20,12 @@ from ingc.source import Document
 LEGACY_INGRESS = ("networking.k8s.io/v1beta1", "extensions/v1beta1")
 HOST = re.compile(r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 CONTROLLER = "k8s.io/ingress-nginx"
+# Kubernetes' name rules (apimachinery validation).  The API server enforces them; offline, ingc must: names
+# end up in nginx.conf (upstream names, certificate file names) where a `;` or `}` would be configuration.
+DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+DNS1123_SUBDOMAIN = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
+PORT_NAME = re.compile(r"^(?=.{1,15}$)(?=.*[a-z])(?!.*--)[a-z0-9]([-a-z0-9]*[a-z0-9])?$")  # IANA_SVC_NAME
 OLDEST = datetime.min.replace(tzinfo=timezone.utc)
 
 
@@ -147,6 +153,8 @@ def build_inventory(docs: list[Document], diags: Diagnostics, default_namespace:
         key = (kind, ns, name)
         if kind in ("IngressClass",):
             key = (kind, "", name)
+        if not _names_ok(doc, kind, ns, name, diags):
+            continue
         first = seen.get(key)
         if first is not None:
             where = first.span()
@@ -181,6 +189,71 @@ def build_inventory(docs: list[Document], diags: Diagnostics, default_namespace:
     return inv
 
 
+def _names_ok(doc: Document, kind: str, ns: str, name: str, diags: Diagnostics) -> bool:
+    """metadata.namespace/name, and a Service's port names, as the API server would accept them."""
+    ref = ObjRef(kind, ns, name)
+    md = doc.metadata
+    problems: list[tuple[Loc, str]] = []
+    if not DNS1123_LABEL.match(ns):
+        where = doc.loc("metadata", "namespace") if "namespace" in md else doc.loc("metadata")
+        problems.append((where, f"invalid namespace {ns!r}: must be a DNS-1123 label (lowercase letters, digits "
+                                "and '-', at most 63 characters)"))
+    rule, what = (DNS1035_LABEL, "a DNS-1035 label (a lowercase letter, then lowercase letters, digits and '-', "
+                  "at most 63 characters)") if kind == "Service" else \
+        (DNS1123_SUBDOMAIN, "a DNS-1123 subdomain (lowercase letters, digits, '-' and '.')")
+    if not rule.match(name):
+        where = doc.loc("metadata", "name") if "name" in md else doc.loc("metadata")
+        problems.append((where, f"invalid {kind} name {name!r}: must be {what}"))
+    if kind == "Service":
+        spec = doc.data.get("spec")
+        for i, sp in enumerate((spec.get("ports") or []) if isinstance(spec, dict) else []):
+            if not isinstance(sp, dict):
+                continue
+            pname, target = sp.get("name"), sp.get("targetPort")
+            if pname not in (None, "") and not DNS1123_LABEL.match(str(pname)):
+                problems.append((doc.loc("spec", "ports", i, "name"),
+                                 f"invalid port name {pname!r}: must be a DNS-1123 label"))
+            if isinstance(target, str) and not target.isdigit() and not PORT_NAME.match(target):
+                problems.append((doc.loc("spec", "ports", i, "targetPort"),
+                                 f"invalid targetPort {target!r}: must be a number or an IANA service name "
+                                 "(at most 15 lowercase letters, digits and '-')"))
+    for where, text in problems:
+        diags.error("V110", text, loc=where, obj=ref)
+    return not problems
+
+
+def _backend_names_ok(doc: Document, spec: dict[str, Any], legacy: bool, ref: ObjRef, diags: Diagnostics) -> bool:
+    """Backend service names and port names (they become upstream names)."""
+    bases: list[tuple[tuple[str | int, ...], Any]] = []
+    if legacy:
+        bases.append((("spec", "backend"), spec.get("defaultBackend")))
+    else:
+        bases.append((("spec", "defaultBackend"), spec.get("defaultBackend")))
+    for i, rule in enumerate(spec.get("rules") or []):
+        http = rule.get("http") if isinstance(rule, dict) else None
+        for j, p in enumerate((http.get("paths") or []) if isinstance(http, dict) else []):
+            if isinstance(p, dict):
+                bases.append((("spec", "rules", i, "http", "paths", j, "backend"), p.get("backend")))
+    ok = True
+    for base, backend in bases:
+        svc = backend.get("service") if isinstance(backend, dict) else None
+        if not isinstance(svc, dict):
+            continue
+        sname, port = svc.get("name"), svc.get("port")
+        if sname is not None and not DNS1035_LABEL.match(str(sname)):
+            where = doc.loc(*base, "serviceName") if legacy else doc.loc(*base, "service", "name")
+            diags.error("V110", f"invalid backend service name {sname!r}: must be a DNS-1035 label (a lowercase "
+                        "letter, then lowercase letters, digits and '-')", loc=where, obj=ref)
+            ok = False
+        pname = port.get("name") if isinstance(port, dict) else None
+        if pname is not None and not PORT_NAME.match(str(pname)):
+            where = doc.loc(*base, "servicePort") if legacy else doc.loc(*base, "service", "port", "name")
+            diags.error("V110", f"invalid backend port name {pname!r}: must be an IANA service name (at most 15 "
+                        "lowercase letters, digits and '-')", loc=where, obj=ref)
+            ok = False
+    return ok
+
+
 def _ingress(doc: Document, ns: str, name: str, diags: Diagnostics) -> Ingress | None:
     spec = doc.data.get("spec") or {}
     legacy = doc.api_version in LEGACY_INGRESS
@@ -198,7 +271,7 @@ def _ingress(doc: Document, ns: str, name: str, diags: Diagnostics) -> Ingress |
                         loc=doc.loc("metadata", "creationTimestamp"), obj=ref)
             return None
         created = t
-    ok = True
+    ok = _backend_names_ok(doc, spec, legacy, ref, diags)
     for i, rule in enumerate(spec.get("rules") or []):
         host = rule.get("host")
         if host is not None and not HOST.match(str(host)):

@@ -26,6 +26,10 @@ class NameAllocator:
         name = canonical
         if name in self.owner:
             name = f"{canonical}-{short_hash(identity)}"
+            n = 1
+            while name in self.owner:  # another identity's canonical name may equal this suffixed one
+                n += 1
+                name = f"{canonical}-{short_hash(f'{identity}#{n}')}"
             self.diags.warning("R330", f"{self.what} name {canonical!r} for {identity} is already used by "
                                f"{self.owner[canonical]}; using {name!r}", loc=loc, obj=obj)
         self.owner[name] = identity

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from ingc import x509
+from ingc import quote, x509
 from ingc.annotations import HANDLERS
 from ingc.annotations.engine import (
     Ctx,
@@ -70,7 +70,11 @@ def proxy_defaults(s: Settings) -> ProxySettings:
 
 
 def pcre_ok(pattern: str) -> str | None:
-    """Best-effort PCRE check with Python's re (named groups converted)."""
+    """Best-effort PCRE check with Python's re (named groups converted), and ingc's quoting rule for regexes."""
+    try:
+        quote.regex(pattern)  # '$' only as an anchor: refused here with a position, not later by prepare
+    except quote.UnsafeValue as exc:
+        return str(exc)
     try:
         re.compile(re.sub(r"\(\?<(?=[A-Za-z_])", "(?P<", pattern))
     except re.error as exc:
@@ -475,6 +479,7 @@ class Resolver:
             if res.problem:
                 self.diags.warning(res.code, f"default backend: {res.problem}; unknown hosts answer 404")
                 return
+            self.upstream_names.name("upstream-default-backend", f"default backend service {ns}/{name}")  # reserved
             up = Upstream("upstream-default-backend", ns, name, str(ports[0].get("port")), res.servers,
                           Origin(svc.ref, svc.loc("metadata", "name")) if svc else Origin(ObjRef("Service", ns, name)),
                           res.needs_dns, res.kind)

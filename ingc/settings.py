@@ -101,8 +101,8 @@ def parse_redirect_code(v: str) -> int:
 
 
 def parse_log_format(v: str) -> str:
-    if re.search(r"[\x00-\x1f\x7f]", v):
-        raise BadValue("control characters are not allowed")
+    if re.search(r"[\x00-\x1f\x7f\u0085\u2028\u2029]", v):  # what ingc.quote refuses
+        raise BadValue("control characters and line separators are not allowed")
     return v
 
 
