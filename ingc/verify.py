@@ -119,6 +119,13 @@ def _check_server(st: dict[str, Any], srv: Any, diags: Diagnostics) -> bool:
                     f"{len(srv.locations)} in the IR")
         return False
     ok = True
+    seen: set[tuple[str, ...]] = set()
+    for lo in locs:  # nginx refuses a second exact or prefix location with the same path
+        key = tuple(lo["args"])
+        if key and key[0] not in ("~", "~*") and key in seen:
+            diags.error("N102", f"internal error: server {srv.hostname} has location {' '.join(key)} twice")
+            ok = False
+        seen.add(key)
     for lo, want in zip(locs, srv.locations, strict=True):
         if not any(s["directive"] in ("proxy_pass", "grpc_pass", "fastcgi_pass", "return") for s in lo["block"]):
             diags.error("N104", f"internal error: location {want.match!r} on {srv.hostname} neither proxies "

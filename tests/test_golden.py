@@ -173,6 +173,27 @@ def test_golden_nginx_accepts(name: str, tmp_path: Path, monkeypatch: pytest.Mon
     nginx_runner(result.bundle).assert_config_ok()
 
 
+def test_verify_refuses_a_duplicate_exact_location() -> None:
+    """Regression: the multi-host case once rendered ``location = "/api"`` twice (an exact twin shared
+    its prefix location's state), which crossplane parses but nginx refuses.  The verify pass catches it."""
+    from ingc.diagnostics import Diagnostics
+    from ingc.options import Options
+    from ingc.pipeline import compile_sources
+    from ingc.verify import verify
+
+    case = CASES_DIR / "multi-host"
+    result = compile_sources([str(case / f) for f in case_inputs(case)], Options())
+    assert result.config is not None and result.conf is not None
+    assert not [d for d in result.diags if d.code.startswith("N")]
+    text = result.conf.decode()
+    assert text.count('location "/api/" {') == 1
+    broken = text.replace('location "/api/" {', 'location = "/api" {')
+    diags = Diagnostics()
+    assert not verify(broken, result.config, diags)
+    assert [d.code for d in diags] == ["N102"]
+    assert 'location = /api twice' in diags.items[0].message
+
+
 def _codes(lines: list[str]) -> list[str]:
     out = []
     for line in lines:
