@@ -16,15 +16,11 @@ Policy, in order (every step is documented in ``docs/check.md``):
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import subprocess
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote as url_quote
 
 from ingc import __version__
 from ingc.codes import CODES
@@ -345,6 +341,9 @@ def nginx_test(result: CompileResult, binary: str, diags: Diagnostics) -> None:
         diags.warning("C600", "--nginx: no nginx binary found (PATH, /usr/sbin/nginx, $INGC_NGINX); nginx -t "
                       "was not run")
         return
+    import subprocess
+    import tempfile
+
     from ingc.bundle import BundleError, write_bundle
 
     with tempfile.TemporaryDirectory(prefix="ingc-nginx-t-") as tmp:  # mode 0700: private
@@ -505,6 +504,8 @@ def _level(sev: Severity) -> str:
 
 
 def _uri(path: str) -> str:
+    from urllib.parse import quote as url_quote
+
     return url_quote(path.replace(os.sep, "/"), safe="/")
 
 
@@ -633,6 +634,8 @@ def to_github(report: CheckReport) -> str:
 
 def render_report(report: CheckReport, fmt: str) -> str:
     """The whole report in one format (text: findings and the summary line, without colour)."""
+    import json
+
     if fmt == "json":
         return json.dumps(to_json(report), indent=2) + "\n"
     if fmt == "sarif":

@@ -13,8 +13,6 @@ import binascii
 import ipaddress
 import os
 import re
-import ssl
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -308,6 +306,9 @@ def check_pair(cert_pem: bytes, key_pem: bytes) -> str | None:
         return "no PEM private key found"
     if m.group(1) == b"ENCRYPTED " or b"ENCRYPTED" in m.group(2)[:200]:
         return "the private key is encrypted (nginx would ask for a passphrase)"
+    import ssl  # imported here: most runs never load a key pair, and ssl costs milliseconds to import
+    import tempfile
+
     with tempfile.TemporaryDirectory(prefix="ingc-pair-") as tmp:  # mode 0700
         cert_file = os.path.join(tmp, "cert.pem")
         key_file = os.path.join(tmp, "key.pem")
@@ -335,6 +336,8 @@ def check_pair(cert_pem: bytes, key_pem: bytes) -> str | None:
 
 
 def _ssl_detail(e: OSError) -> str:
+    import ssl
+
     text = e.args[1] if isinstance(e, ssl.SSLError) and len(e.args) > 1 else e.strerror or str(e)
     return _SSL_LOCATION.sub("", str(text))
 
