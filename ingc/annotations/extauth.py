@@ -35,7 +35,6 @@ from ingc.annotations.base import (
     any_value,
     check_variables,
     namespaced_ref,
-    options,
     regex_value,
     register_setting,
     setting,

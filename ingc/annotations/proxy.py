@@ -180,6 +180,7 @@ class Misc:
     port_in_redirect: bool = False
     access_log: bool = True
     rewrite_log: bool = False
+    push_preload: bool = False
 
 
 register_setting("enable-access-log-for-default-backend", parse_bool)
@@ -201,6 +202,8 @@ class MiscHandler(Handler):
             nginx="access_log off when false"),
         Key("enable-rewrite-log", parse_bool, "log rewrite decisions (notice level)", default=False,
             invalid=FALLBACK, nginx="rewrite_log on"),
+        Key("http2-push-preload", parse_bool, "HTTP/2 server push of Link: preload resources (nginx < 1.25.1)",
+            default=False, invalid=FALLBACK, nginx="http2_push_preload on"),
     )
 
     def parse(self, v: Values, ctx: Ctx) -> Misc | None:
@@ -211,6 +214,7 @@ class MiscHandler(Handler):
             port_in_redirect=bool(v.get("use-port-in-redirects", ctx.settings.use_port_in_redirects)),
             access_log=bool(v.get("enable-access-log", True)),
             rewrite_log=bool(v.get("enable-rewrite-log", False)),
+            push_preload=bool(v.get("http2-push-preload", False)),
         )
         return None if m == Misc() else m
 
@@ -226,3 +230,5 @@ class MiscHandler(Handler):
             loc.directives.append(("access_log", "off"))
         if feature.rewrite_log:
             loc.directives.append(("rewrite_log", "on"))
+        if feature.push_preload:
+            loc.directives.append(("http2_push_preload", "on"))

@@ -11,7 +11,8 @@ import base64
 import hashlib
 from typing import Any
 
-from tests.annotations._support import configmap, secret, svc
+from tests.annotations._support import configmap, ing, secret, svc
+from tests.support.certs import make_ca, make_cert
 
 HTPASSWD = "alice:{SHA}" + base64.b64encode(hashlib.sha1(b"wonderland").digest()).decode()
 
@@ -180,6 +181,97 @@ INVALID: dict[str, list[str]] = {
     "custom-headers": ["a;b"],
 }
 
+VALID.update({
+    # TLS
+    "ssl-ciphers": ["HIGH:!aNULL:!MD5", "ECDHE-RSA-AES128-GCM-SHA256@SECLEVEL=1"],
+    "ssl-prefer-server-ciphers": ["true", "false"],
+    "auth-tls-secret": ["ca", "default/ca"],
+    "auth-tls-verify-client": ["optional", "optional_no_ca", "off"],
+    "auth-tls-verify-depth": ["2"],
+    "auth-tls-error-page": ["https://errors.example/cert", "/cert-error.html", "@named"],
+    "auth-tls-pass-certificate-to-upstream": ["true"],
+    "auth-tls-match-cn": ["CN=client", "CN=(alice|bob)\\.example$"],
+    "proxy-ssl-secret": ["client"],
+    "proxy-ssl-ciphers": ["HIGH:!aNULL"],
+    "proxy-ssl-protocols": ["TLSv1.2 TLSv1.3"],
+    "proxy-ssl-name": ["backend.internal"],
+    "proxy-ssl-verify": ["on"],
+    "proxy-ssl-verify-depth": ["3"],
+    "proxy-ssl-server-name": ["on"],
+    # traffic
+    "load-balance": ["round_robin"],
+    "upstream-hash-by": ["$request_uri", "$binary_remote_addr", "${http_x_user}$arg_id"],
+    "service-upstream": ["true"],
+    "affinity": ["cookie"],
+    "affinity-mode": ["persistent"],
+    "session-cookie-name": ["route"],
+    "session-cookie-path": ["/app"],
+    "session-cookie-domain": ["example.com"],
+    "session-cookie-max-age": ["3600"],
+    "session-cookie-expires": ["172800"],
+    "session-cookie-secure": ["true"],
+    "session-cookie-samesite": ["Lax", "none"],
+    "mirror-target": ["http://10.0.0.7:8080", "https://10.0.0.7$request_uri"],
+    "mirror-host": ["mirror.example"],
+    "mirror-request-body": ["off"],
+    "canary": ["true", "false"],
+    "canary-weight": ["30", "0"],
+    "canary-weight-total": ["1000"],
+    "canary-by-header": ["X-Canary"],
+    "canary-by-header-value": ["yes-please"],
+    "canary-by-header-pattern": ["^(beta|alpha)$"],
+    "canary-by-cookie": ["canary_cookie", "my-canary"],
+    # snippets and the rest
+    "configuration-snippet": ['add_header X-Snippet "on";', "if ($arg_debug) { return 418; }"],
+    "server-snippet": ["add_header X-Server 1;", 'location = /status { return 200 "ok"; }'],
+    "auth-snippet": ['proxy_set_header X-Auth-Snippet "1";'],
+    "http2-push-preload": ["true"],
+})
+
+INVALID.update({
+    "ssl-ciphers": ["HIGH;return 200", "HIGH aNULL\"x"],
+    "ssl-prefer-server-ciphers": ["yes"],
+    "auth-tls-secret": ["a;b"],
+    "auth-tls-verify-client": ["required"],
+    "auth-tls-verify-depth": ["deep"],
+    "auth-tls-error-page": ["https://x/$host", "https://x/a b;"],
+    "auth-tls-pass-certificate-to-upstream": ["yes"],
+    "auth-tls-match-cn": ["client", 'CN=x") { return 200; } if ($a ~ "', "CN=(unclosed", "CN=$host"],
+    "proxy-ssl-secret": ["a;b"],
+    "proxy-ssl-ciphers": ["HIGH;x"],
+    "proxy-ssl-protocols": ["SSLv3"],
+    "proxy-ssl-name": ["a b;"],
+    "proxy-ssl-verify": ["yes"],
+    "proxy-ssl-verify-depth": ["x"],
+    "proxy-ssl-server-name": ["yes"],
+    "load-balance": ["random"],
+    "upstream-hash-by": ["$request_uri;", "$secret", "$upstream_addr"],
+    "service-upstream": ["yes"],
+    "affinity": ["ip"],
+    "affinity-mode": ["sticky"],
+    "session-cookie-name": ["a;b"],
+    "session-cookie-path": ["/a b$x"],
+    "session-cookie-domain": ["a;b"],
+    "session-cookie-max-age": ["1h"],
+    "session-cookie-expires": ["soon"],
+    "session-cookie-secure": ["yes"],
+    "session-cookie-samesite": ["Sometimes"],
+    "mirror-target": ["http://10.0.0.7/;return 200", "ftp://x", "http://10.0.0.7/$secret"],
+    "mirror-host": ["a b", "x;y"],
+    "mirror-request-body": ["maybe"],
+    "canary": ["yes"],
+    "canary-weight": ["half"],
+    "canary-weight-total": ["x"],
+    "canary-by-header": ["X;Canary"],
+    "canary-by-header-value": ["a b;"],
+    "canary-by-header-pattern": ["(unclosed", "a;b"],
+    "canary-by-cookie": ["a;b"],
+    "configuration-snippet": ["}", "load_module /tmp/x.so;", "content_by_lua_block { }", "add_header X"],
+    "server-snippet": ["} server { listen 1;", "include /etc/passwd;"],
+    "auth-snippet": ["{"],
+    "http2-push-preload": ["yes"],
+})
+
 # What a value needs to be applied: companion annotations and extra manifests.
 NEEDS: dict[str, tuple[dict[str, str], list[dict[str, Any]]]] = {
     "x-forwarded-prefix": ({"rewrite-target": "/"}, []),
@@ -216,6 +308,36 @@ NEEDS: dict[str, tuple[dict[str, str], list[dict[str, Any]]]] = {
     "custom-headers": ({}, [configmap("headers", {"X-Frame-Options": "DENY"})]),
 }
 
+CA_CRT, CA_KEY = make_ca()
+CLIENT_CRT, CLIENT_KEY = make_cert(["client.example"], issuer=(CA_CRT, CA_KEY))
+CA_SECRET = secret("ca", {"ca.crt": CA_CRT})
+CLIENT_SECRET = secret("client", {"tls.crt": CLIENT_CRT, "tls.key": CLIENT_KEY, "ca.crt": CA_CRT})
+MAIN = [*svc("stable", ip="10.0.0.8"), ing("main", paths=(("/", "stable"),), created="2020-01-01T00:00:00Z")]
+for _k in ("auth-tls-verify-client", "auth-tls-verify-depth", "auth-tls-error-page",
+           "auth-tls-pass-certificate-to-upstream", "auth-tls-match-cn"):
+    NEEDS[_k] = ({"auth-tls-secret": "ca"}, [CA_SECRET])
+NEEDS["auth-tls-secret"] = ({}, [CA_SECRET])
+NEEDS["proxy-ssl-secret"] = ({"backend-protocol": "HTTPS"}, [CLIENT_SECRET])
+for _k in ("proxy-ssl-ciphers", "proxy-ssl-protocols", "proxy-ssl-name", "proxy-ssl-verify", "proxy-ssl-verify-depth",
+           "proxy-ssl-server-name"):
+    NEEDS[_k] = ({"proxy-ssl-secret": "client", "backend-protocol": "HTTPS"}, [CLIENT_SECRET])
+for _k in ("affinity-mode", "session-cookie-name", "session-cookie-path", "session-cookie-domain",
+           "session-cookie-max-age", "session-cookie-expires", "session-cookie-secure", "session-cookie-samesite"):
+    NEEDS[_k] = ({"affinity": "cookie"}, [])
+NEEDS["mirror-host"] = ({"mirror-target": "http://10.0.0.7:8080"}, [])
+NEEDS["mirror-request-body"] = ({"mirror-target": "http://10.0.0.7:8080"}, [])
+NEEDS["canary"] = ({}, MAIN)
+for _k in ("canary-weight", "canary-weight-total", "canary-by-header", "canary-by-header-value",
+           "canary-by-header-pattern", "canary-by-cookie"):
+    NEEDS[_k] = ({"canary": "true"}, MAIN)
+NEEDS["canary-by-header-value"] = ({"canary": "true", "canary-by-header": "X-Canary"}, MAIN)
+NEEDS["canary-by-header-pattern"] = ({"canary": "true", "canary-by-header": "X-Canary"}, MAIN)
+NEEDS["auth-snippet"] = ({"auth-url": "http://127.0.0.1:9/auth"}, [])
+
+# Options some keys need (snippets are refused unless allowed).
+OPTIONS: dict[str, dict[str, Any]] = {k: {"allow_snippet_annotations": True}
+                                      for k in ("configuration-snippet", "server-snippet", "auth-snippet")}
+
 # Settings (ConfigMap keys) some values need.
 SETTINGS: dict[str, dict[str, str]] = {
     "custom-headers": {"global-allowed-response-headers": "X-Frame-Options"},
@@ -233,4 +355,6 @@ DENIED: dict[str, list[str]] = {
     "custom-headers": ["missing", "ns/a/b"],
     "fastcgi-params-configmap": ["missing"],
     "auth-url": ["auth.example/path", "http:///path"],
+    "auth-tls-secret": ["missing"],
+    "proxy-ssl-secret": ["missing", "ca"],
 }

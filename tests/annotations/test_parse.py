@@ -11,7 +11,7 @@ from ingc.annotations import HANDLERS
 from ingc.annotations.base import DENY, FALLBACK, REJECT, Key
 from ingc.annotations.catalog import RISK
 from tests.annotations._support import PREFIX, Compiled, compile_docs, directives, ing, location, svc, tree
-from tests.annotations.cases import ALIASES, DENIED, INVALID, NEEDS, SETTINGS, VALID
+from tests.annotations.cases import ALIASES, DENIED, INVALID, NEEDS, OPTIONS, SETTINGS, VALID
 
 KEYS: dict[str, Key] = {k.name: k for h in HANDLERS for k in h.keys}
 SUPPORTED = sorted(k for k, key in KEYS.items() if not key.unsupported)
@@ -25,7 +25,7 @@ def build(key: str, value: str, extra: dict[str, str] | None = None) -> Compiled
     companions, docs = NEEDS.get(key, ({}, []))
     ann = {PREFIX + k: v for k, v in {**companions, **(extra or {}), key: value}.items()}
     return compile_docs([*svc("web"), *docs, ing("t", annotations=ann)], settings=SETTINGS.get(key), verify=False,
-                        risk_level=4)
+                        risk_level=4, **OPTIONS.get(key, {}))
 
 
 def root(c: Compiled) -> list[dict[str, Any]]:
