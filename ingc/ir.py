@@ -37,7 +37,6 @@ class Upstream:
     kind: str = "endpoints"  # endpoints | endpoints-v1 | cluster-ip | dns | external-name | override
     directives: list[Directive] = field(default_factory=list)
     features: dict[str, Any] = field(default_factory=dict)  # annotations: load-balance, hash, affinity owner
-    features: dict[str, Any] = field(default_factory=dict)  # annotations: load-balance, hash, affinity owner
 
 
 @dataclass
@@ -71,10 +70,6 @@ class Location:
     blocks: list[Block] = field(default_factory=list)  # nested blocks (if, ...) emitted before proxying
     out: list[Directive | Block] = field(default_factory=list)  # final body, filled by the prepare pass
     features: dict[str, Any] = field(default_factory=dict)  # for routes/explain (auth, limits, ...)
-    port_in_redirect: bool = False  # use-port-in-redirects
-    internal: bool = False  # an internal helper location (auth subrequest, error page, mirror): not a route
-    raw: list[Directive | Block] | None = None  # internal locations: the prepared body, printed as is
-    extra: list[Location] = field(default_factory=list)  # internal locations this location needs
     port_in_redirect: bool = False  # use-port-in-redirects
     internal: bool = False  # an internal helper location (auth subrequest, error page, mirror): not a route
     raw: list[Directive | Block] | None = None  # internal locations: the prepared body, printed as is

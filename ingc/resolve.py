@@ -98,7 +98,6 @@ class Resolver:
         self.diags = diags
         self.ctx = Ctx(settings, diags, opts, inv)
         self.ctx.resolver = self
-        self.ctx.resolver = self
         self.upstream_names = NameAllocator("upstream", diags)
         self.cert_names = NameAllocator("certificate file", diags)
         self.upstreams: dict[str, Upstream] = {}
