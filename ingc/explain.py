@@ -48,6 +48,7 @@ class Request:
     headers: list[tuple[str, str]] = field(default_factory=list)  # without Host
     client_ip: str = "127.0.0.1"
     url: str = ""
+    backend_status: int | None = None  # what-if: the status the backend answers (custom-http-errors)
 
     def header(self, name: str) -> str | None:
         lname = name.lower()
@@ -61,11 +62,13 @@ class Request:
     def as_dict(self) -> dict[str, Any]:
         return {"url": self.url, "scheme": self.scheme, "port": self.port, "target": self.target,
                 "host": self.host_header, "method": self.method,
-                "headers": [[k, v] for k, v in self.headers], "client_ip": self.client_ip}
+                "headers": [[k, v] for k, v in self.headers], "client_ip": self.client_ip,
+                "backend_status": self.backend_status}
 
 
 def parse_request(url: str, method: str = "GET", headers: list[str] | tuple[str, ...] = (),
-                  cookies: list[str] | tuple[str, ...] = (), client_ip: str = "127.0.0.1") -> Request:
+                  cookies: list[str] | tuple[str, ...] = (), client_ip: str = "127.0.0.1",
+                  backend_status: int | None = None) -> Request:
     m = re.match(r"^([A-Za-z][A-Za-z0-9+.-]*)://([^/?#]*)([^#]*)", url)
     if not m:
         raise UsageError(f"{url!r} is not an http:// or https:// URL")
@@ -99,7 +102,7 @@ def parse_request(url: str, method: str = "GET", headers: list[str] | tuple[str,
         ipaddress.ip_address(client_ip)
     except ValueError:
         raise UsageError(f"--client-ip {client_ip!r} is not an IP address") from None
-    return Request(scheme, port, target, host, method.upper(), hdrs, client_ip, url)
+    return Request(scheme, port, target, host, method.upper(), hdrs, client_ip, url, backend_status)
 
 
 @dataclass
@@ -148,6 +151,7 @@ class Variables:
         self.uri = target.uri
         self.args = target.args
         self.has_args = target.has_args
+        self.rewritten = False
         self.captures: tuple[str | None, ...] = ()
         self.named: dict[str, str | None] = {}
         self.set: dict[str, str] = {}
@@ -284,6 +288,41 @@ class Variables:
 # --- the interpreter ------------------------------------------------------------------------------
 
 Item = Directive | Block
+TOKEN = re.compile(r'"(?:\\.|[^"\\])*"|\'(?:\\.|[^\'\\])*\'|[{};]|[^\s{};"\']+')
+
+
+def parse_text(text: str) -> list[Item]:
+    """Pre-printed nginx text (the prepare pass keeps shared proxy settings as text) as directives."""
+    stack: list[tuple[list[Item], list[str]]] = [([], [])]
+    for tok in TOKEN.findall(text):
+        items, words = stack[-1]
+        if tok == ";":
+            if words:
+                items.append(tuple(words))
+            words.clear()
+        elif tok == "{":
+            stack.append(([], list(words)))
+            words.clear()
+        elif tok == "}" and len(stack) > 1:
+            body, head = stack.pop()
+            stack[-1][0].append(Block(head[0] if head else "", tuple(head[1:]), [d for d in body
+                                                                                if not isinstance(d, Block)]))
+        else:
+            words.append(tok)
+    return stack[0][0]
+
+
+def body_items(items: Any) -> list[Item]:
+    """A prepared body as directive tuples and Blocks, whatever mix of text the prepare pass left."""
+    out: list[Item] = []
+    for it in items or []:
+        if isinstance(it, Block):
+            out.append(it)
+        elif isinstance(it, str):
+            out += parse_text(it)
+        elif isinstance(it, tuple):
+            out.append(it)
+    return out
 
 
 @dataclass
@@ -400,6 +439,7 @@ class Interpreter:
             return Flow(Outcome("error", 500, "the rewritten URI has a zero length (nginx answers 500)"))
         self.steps.append(f"rewrite {d[1]} {replacement} {flag}".rstrip() + f": URI {self.vars.uri!r} -> {new!r}")
         self.vars.uri = new
+        self.vars.rewritten = True  # nginx no longer sends the request's own URI (valid_unparsed_uri = 0)
         if flag == "break":
             return Flow(stop=True)
         return Flow(research=True, stop=flag == "last")
@@ -534,7 +574,7 @@ class Interpreter:
             name, path = raw, ""
         upstream = next((u for u in self.cfg.upstreams if u.name == name), None)
         endpoints = list(upstream.servers) if upstream else [name]
-        if self.vars.uri != self.vars.target.uri or path:
+        if self.vars.rewritten or path:
             if path:
                 self.notes.append(f"{d[0]} with a URI part ({path!r}) is not modelled; the URI shown is nginx's $uri")
             uri = escape_uri(self.vars.uri) + (f"?{self.vars.args}" if self.vars.args else "")
@@ -584,7 +624,7 @@ def explain(cfg: NginxConfig, req: Request) -> Explanation:
         steps.append(f"server: {srv.hostname!r} (server_name {choice.name!r}, {choice.by} match)")
     v = Variables(cfg, req, target, host, srv)
     interp = Interpreter(cfg, req, v, steps, notes)
-    server_items: list[Item] = [*srv.directives, *srv.blocks]
+    server_items: list[Item] = body_items([*srv.directives, *srv.blocks])
     flow = interp.rewrite_phase(server_items, "server")
     if flow.outcome is not None:
         return Explanation(req, host, choice, None, flow.outcome, steps, notes)
@@ -606,25 +646,22 @@ def explain(cfg: NginxConfig, req: Request) -> Explanation:
         if lchoice.captures or lchoice.named:
             v.captures = lchoice.captures
             v.named.update(lchoice.named)
-        body = loc.out or fallback_body(loc)
-        flow = interp.rewrite_phase(list(body), "location")
-        if flow.outcome is not None:
-            outcome = flow.outcome
-            annotate_redirect(outcome, loc, srv, steps)
+        body = body_items(loc.out) if loc.out else fallback_body(loc)
+        if is_internal(loc, body):
+            outcome = Outcome("return", 404, "the location is internal: nginx answers 404 to a client request")
+            steps.append(outcome.reason)
             break
-        if flow.research and not flow.stop:
+        outcome = run_location(interp, loc, srv, body)
+        if outcome.action == "proxy" and req.backend_status is not None:
+            outcome.status = req.backend_status
+            outcome.reason += f"; the backend answers {req.backend_status}"
+            if intercepts(cfg, srv, body):
+                outcome = error_page(interp, cfg, srv, body, outcome)
+        elif outcome.action != "proxy":
+            outcome = error_page(interp, cfg, srv, body, outcome)
+        if outcome.action == "research":
             steps.append("the URI changed: nginx searches the locations again")
             continue
-        items: list[Item] = list(body) + flow.content
-        denied = interp.access_phase(items, loc)
-        if denied is not None:
-            outcome = denied
-            steps.append(f"{denied.reason}: {denied.status}")
-            break
-        outcome = interp.content_phase(list(body) if not has_pass(flow.content) else flow.content, loc)
-        if outcome.action == "proxy":
-            eps = ", ".join(outcome.endpoints)
-            steps.append(f"proxy: {outcome.reason} [{eps}] receives {outcome.backend_uri}")
         break
     else:
         outcome = Outcome("error", 500, "rewrite or internal redirection cycle")
@@ -632,6 +669,90 @@ def explain(cfg: NginxConfig, req: Request) -> Explanation:
     if v.unknown:
         notes.append("variables not modelled (taken as empty): " + ", ".join(sorted("$" + n for n in v.unknown)))
     return Explanation(req, host, choice, lchoice, outcome, steps, notes)
+
+
+def run_location(interp: Interpreter, loc: Location, srv: Server, body: list[Item]) -> Outcome:
+    """One location's phases: rewrite, access, content ("research" when the URI changed without break)."""
+    steps = interp.steps
+    flow = interp.rewrite_phase(body, "location")
+    if flow.outcome is not None:
+        annotate_redirect(flow.outcome, loc, srv, steps)
+        return flow.outcome
+    if flow.research and not flow.stop:
+        return Outcome("research", None, "URI changed")
+    denied = interp.access_phase(body + flow.content, loc)
+    if denied is not None:
+        steps.append(f"{denied.reason}: {denied.status}")
+        return denied
+    outcome = interp.content_phase(body if not has_pass(flow.content) else flow.content, loc)
+    if outcome.action == "proxy":
+        eps = ", ".join(outcome.endpoints)
+        steps.append(f"proxy: {outcome.reason} [{eps}] receives {outcome.backend_uri}")
+    return outcome
+
+
+def is_internal(loc: Location, body: list[Item]) -> bool:
+    return loc.internal or any(not isinstance(d, Block) and d[:1] == ("internal",) for d in body)
+
+
+def intercepts(cfg: NginxConfig, srv: Server, body: list[Item]) -> bool:
+    """proxy_intercept_errors, inherited from server and http unless the location sets it."""
+    for items in (body, body_items([*srv.directives, *srv.blocks]), body_items(cfg.http_directives)):
+        for d in items:
+            if not isinstance(d, Block) and d[:1] == ("proxy_intercept_errors",) and len(d) > 1:
+                return d[1] == "on"
+    return False
+
+
+def error_pages(items: list[Item]) -> dict[int, tuple[str, str]]:
+    """``error_page CODE... [=[RESPONSE]] URI`` directives: code -> (response, uri)."""
+    out: dict[int, tuple[str, str]] = {}
+    for d in items:
+        if isinstance(d, Block) or d[:1] != ("error_page",) or len(d) < 3:
+            continue
+        args = [unquote(a) for a in d[1:]]
+        uri, resp = args[-1], ""
+        codes = args[:-1]
+        if codes and codes[-1].startswith("="):
+            resp = codes.pop()
+        for c in codes:
+            if c.isdigit():
+                out[int(c)] = (resp, uri)
+    return out
+
+
+def error_page(interp: Interpreter, cfg: NginxConfig, srv: Server, body: list[Item], outcome: Outcome) -> Outcome:
+    """nginx's error_page: an error nginx itself answers (return, deny, auth) goes to the named location
+    or URI configured for its code (location level, else server, else http: nginx does not merge)."""
+    if outcome.status is None or outcome.status < 300 or outcome.action in ("redirect", "research"):
+        return outcome
+    pages = error_pages(body) or error_pages(body_items([*srv.directives, *srv.blocks])) or \
+        error_pages(body_items(cfg.http_directives))
+    target = pages.get(outcome.status)
+    if target is None:
+        return outcome
+    resp, uri = target
+    interp.steps.append(f"error_page {outcome.status} {resp + ' ' if resp else ''}{uri}: nginx serves the "
+                        f"{outcome.status} from {uri}")
+    if uri.startswith("@"):
+        named = next((lo for lo in srv.locations if lo.match == uri), None)
+        if named is None:
+            interp.notes.append(f"error_page target {uri} not found in server {srv.hostname}")
+            return outcome
+        result = run_location(interp, named, srv, body_items(named.out) if named.out else fallback_body(named))
+    else:
+        interp.vars.uri = uri
+        interp.vars.rewritten = True
+        choice = select_location(srv.locations, uri)
+        if choice.location is None:
+            return outcome
+        result = run_location(interp, choice.location, srv, body_items(choice.location.out))
+    if resp == "=":
+        return result
+    result.status = int(resp[1:]) if resp[1:].isdigit() else outcome.status
+    if result.action == "proxy":
+        result.reason += f" (the client gets status {result.status})"
+    return result
 
 
 def has_pass(items: list[Item]) -> bool:
@@ -757,7 +878,8 @@ def text(ex: Explanation) -> str:
     o = ex.outcome
     lines.append("result:")
     if o.action == "proxy":
-        lines.append(f"  proxied to upstream {o.upstream} [{', '.join(o.endpoints)}]")
+        lines.append(f"  proxied to upstream {o.upstream} [{', '.join(o.endpoints)}]"
+                     + (f"; the client gets {o.status}" if o.status is not None else ""))
         lines.append(f"  backend receives {r.method} {o.backend_uri}")
     else:
         lines.append(f"  {o.status if o.status is not None else '-'} {o.reason}")

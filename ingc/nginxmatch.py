@@ -294,6 +294,7 @@ def ranked(locations: list[Location]) -> list[tuple[int, Location]]:
 
     Among the locations that match a URI, nginx serves the one with the lowest rank (except for the
     automatic 301, see ``select_location``)."""
+    locations = [lo for lo in locations if not lo.match.startswith("@")]
     exact = [lo for lo in locations if lo.modifier == "="]
     regex = [lo for lo in locations if lo.modifier in ("~", "~*")]
     prefix = sorted((lo for lo in locations if lo.modifier in ("", "^~")), key=lambda lo: -len(lo.match))
@@ -311,6 +312,7 @@ def auto_redirects(loc: Location) -> bool:
 
 
 def select_location(locations: list[Location], uri: str) -> LocationChoice:
+    locations = [lo for lo in locations if not lo.match.startswith("@")]  # named: never matched by URI
     order = ranked(locations)
     exact = next((lo for lo in locations if lo.modifier == "=" and lo.match == uri), None)
     prefixes = [lo for lo in locations if lo.modifier in ("", "^~") and uri.startswith(lo.match)]

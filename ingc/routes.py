@@ -177,6 +177,8 @@ def build_routes(cfg: NginxConfig, hosts: tuple[str, ...] = (), relabel: Relabel
         if wanted is not None and srv not in wanted:
             continue
         for rank, loc in ranked(srv.locations):
+            if loc.internal:  # auth subrequests, error pages: helpers, not routes
+                continue
             up = ups.get(loc.upstream) if loc.upstream else None
             service = ""
             if loc.service:

@@ -11,6 +11,9 @@ what nginx did, what explain predicted, and the fields on which they disagree.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import re
 import shutil
 import tempfile
 from collections import Counter
@@ -36,7 +39,9 @@ from .ports import free_ports
 SERVICES = ("svc-a", "svc-b", "svc-c")
 GHOST = "svc-ghost"  # referenced, never defined: its locations answer 503
 HOSTS = ("a.test", "b.test", "*.w.test", "x.w.test")
-REQUEST_HOSTS = ("a.test", "b.test", "x.w.test", "q.w.test", "a.b.w.test", "w.test", "other.test")
+REQUEST_HOSTS = ("a.test", "b.test", "x.w.test", "q.w.test", "a.b.w.test", "w.test", "other.test", "www.a.test",
+                 "alias.test")
+BASIC_AUTH = "Basic " + base64.b64encode(b"user:secret").decode()  # valid for the basic-auth Secret
 PLAIN_PATHS = ("/", "/foo", "/foo/", "/foo/bar", "/foo/bar/", "/bar", "/fo", "/foo.bar", "/Foo", "/bar/baz")
 REGEX_PATHS = ("/foo(/|$)(.*)", "/ba.", "/foo/.*", "/[a-z]+/bar", "/(foo|bar)/(.*)", "/foo/bar/(.+)", "/b(a|o)r")
 TARGETS = ("/", "/$1", "/$2", "/new/$1", "/x/$2", "/foo")
@@ -109,9 +114,27 @@ def scenarios(draw: st.DrawFn) -> Scenario:
         if has("server-alias") and draw(st.integers(0, 4)) == 0:
             ann["server-alias"] = draw(st.sampled_from(("alias.test", "b.test", "al.w.test")))
         if has("permanent-redirect") and draw(st.integers(0, 8)) == 0:
-            ann["permanent-redirect"] = "https://moved.test/there"
+            ann["permanent-redirect"] = draw(st.sampled_from(("https://moved.test/there", "http://m.test")))
+            if has("permanent-redirect-code") and draw(st.booleans()):
+                ann["permanent-redirect-code"] = draw(st.sampled_from(("308", "302", "399")))
+        if has("temporal-redirect") and draw(st.integers(0, 8)) == 0:
+            ann["temporal-redirect"] = "https://tmp.test/x?y=1"
         if has("app-root") and draw(st.integers(0, 8)) == 0:
             ann["app-root"] = "/foo"
+        if has("from-to-www-redirect") and draw(st.integers(0, 8)) == 0:
+            ann["from-to-www-redirect"] = "true"
+        if has("use-port-in-redirects") and draw(st.integers(0, 8)) == 0:
+            ann["use-port-in-redirects"] = "true"
+        if has("allowlist-source-range") and draw(st.integers(0, 6)) == 0:
+            ann["allowlist-source-range"] = draw(st.sampled_from(("127.0.0.1/32", "10.0.0.0/8", "127.0.0.0/8,::1")))
+        if has("denylist-source-range") and draw(st.integers(0, 8)) == 0:
+            ann["denylist-source-range"] = draw(st.sampled_from(("127.0.0.1", "192.0.2.0/24")))
+        if has("auth-secret") and draw(st.integers(0, 6)) == 0:
+            ann.update({"auth-type": "basic", "auth-secret": "basic-auth", "auth-realm": "Staff only"})
+        if has("custom-http-errors") and draw(st.integers(0, 6)) == 0:
+            ann["custom-http-errors"] = draw(st.sampled_from(("404,503", "503", "404")))
+            if has("default-backend") and draw(st.booleans()):
+                ann["default-backend"] = draw(st.sampled_from(SERVICES))
         rules = []
         hosts: list[str | None] = []
         for _ in range(draw(st.integers(1, 2))):
@@ -179,11 +202,23 @@ def scenarios(draw: st.DrawFn) -> Scenario:
                 target += "/"
         if draw(st.integers(0, 6)) == 0:
             target = "/" + target
+        odd = draw(st.integers(0, 12))
+        if odd == 0 and len(target) > 1:  # percent-encode one character of the path
+            i = draw(st.integers(1, len(target) - 1))
+            target = target[:i] + f"%{ord(target[i]):02X}" + target[i + 1:]
+        elif odd == 1:
+            target = draw(st.sampled_from(("/./", "/x/../", "/a%20b/"))) + target.lstrip("/")
+        if draw(st.integers(0, 6)) == 0:
+            host += ":" + str(draw(st.sampled_from((80, 443, 8080))))
         if draw(st.integers(0, 4)) == 0:
-            target += draw(st.sampled_from(("?q=1", "?a=b&c=d", "?")))
+            target += draw(st.sampled_from(("?q=1", "?a=b&c=d", "?", "?next=/")))
+        if draw(st.integers(0, 8)) == 0:  # the echo backend answers these with that status
+            target = draw(st.sampled_from(("/__status/404", "/__status/503", "/__status/500")))
         headers: tuple[tuple[str, str], ...] = ()
         if draw(st.integers(0, 3)) == 0:
             headers = (("X-Canary", draw(st.sampled_from(("always", "never", "x")))),)
+        if draw(st.integers(0, 3)) == 0:
+            headers += (("Authorization", BASIC_AUTH),)
         reqs.append(Req(scheme, host, target, headers))
     return Scenario(docs, reqs, sorted(tls_hosts))
 
@@ -246,11 +281,17 @@ def echo_view(uri: str | None) -> str | None:
     return uri
 
 
+def backend_status(uri: str | None) -> int | None:
+    m = re.match(r"^/__status/(\d{3})(?:[/?]|$)", echo_view(uri) or "")
+    return int(m.group(1)) if m else None
+
+
 def prediction(ex: Explanation, cfg: NginxConfig) -> Observed:
     o = ex.outcome
     if o.action == "proxy":
         up = next((u for u in cfg.upstreams if u.name == o.upstream), None)
-        return Observed(200, up.service if up else o.upstream, None, echo_view(o.backend_uri))
+        status = o.status if o.status is not None else 200  # the echo backend answers 200
+        return Observed(status, up.service if up else o.upstream, None, echo_view(o.backend_uri))
     return Observed(o.status, None, o.location_header, None)
 
 
@@ -265,12 +306,14 @@ class Rig:
         self.http_port, self.https_port = free_ports(2)
         self.secret = ""
         self.count = 0
+        self.refusals: Counter[str] = Counter()  # error codes of scenarios ingc refused
 
     def __enter__(self) -> Rig:
         try:
             for name in SERVICES:
                 self.backends[name] = start_echo(name)
-            self.secret = tls_secret("tls-all", ["a.test", "b.test", "*.w.test", "x.w.test", "alias.test"])[0]
+            self.secret = tls_secret("tls-all", ["a.test", "b.test", "*.w.test", "x.w.test", "alias.test",
+                                                   "www.a.test"])[0]
         except BaseException:
             self.close()
             raise
@@ -291,6 +334,9 @@ class Rig:
         for name, b in self.backends.items():
             docs += backend_service(name, b)
         docs.append(self.secret)
+        sha = base64.b64encode(hashlib.sha1(b"secret").digest()).decode()
+        docs.append({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "basic-auth", "namespace": "default"},
+                     "type": "Opaque", "stringData": {"auth": f"user:{{SHA}}{sha}\n"}})
         docs += sc.docs
         return docs
 
@@ -310,6 +356,7 @@ class Rig:
         built = build_bundle(out, self.manifests(sc), http_port=self.http_port, https_port=self.https_port,
                              expect_exit=None)
         if built.exit_code != 0:
+            self.refusals.update(set(re.findall(r"error\[(\w+)\]", built.stderr)))
             return None
         cfg, _ = self.compile(built.manifests, built.manifests.with_name(built.manifests.stem + ".controller.yaml"))
         assert cfg is not None
@@ -322,6 +369,10 @@ class Rig:
                 req = parse_request(r.url(self.http_port, self.https_port), "GET",
                                     [f"Host: {r.host}", *[f"{k}: {v}" for k, v in r.headers]])
                 ex = explain(cfg, req)
+                status = backend_status(ex.outcome.backend_uri) if ex.outcome.action == "proxy" else None
+                if status is not None:  # the echo backend answers /__status/NNN with NNN
+                    req.backend_status = status
+                    ex = explain(cfg, req)
                 verdicts.append(Verdict(r, real, prediction(ex, cfg), ex))
         finally:
             runner.stop()
