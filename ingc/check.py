@@ -576,8 +576,8 @@ def to_junit(report: CheckReport) -> str:
         status = r.status
         if status in (STATUS_INVALID, STATUS_ERROR):
             tag = "failure" if status == STATUS_INVALID else "error"
-            first = next(d for d in sorted(r.active, key=Diagnostic.sort_key) if d.severity == E)
-            el = ET.SubElement(case, tag, message=r.msg, type=first.code)
+            first = next((d.code for d in sorted(r.active, key=Diagnostic.sort_key) if d.severity == E), "")
+            el = ET.SubElement(case, tag, message=r.msg, type=first)
             el.text = "\n".join(findings)
             key = "failures" if tag == "failure" else "errors"
             suite.set(key, str(int(suite.get(key, "0")) + 1))

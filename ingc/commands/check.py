@@ -54,6 +54,8 @@ class ConfigCommand(click.Command):
             try:
                 cfg = load_config(path, search=not disabled)
             except ConfigError as exc:
+                if ctx.resilient_parsing:  # shell completion: never fail on a bad configuration
+                    return super().parse_args(ctx, args)
                 raise click.UsageError(str(exc), ctx) from None
             params = {o[2:]: p for p in self.params if isinstance(p, click.Option) and p.name
                       for o in p.opts if o.startswith("--") and o not in ("--config", "--no-config")}
@@ -61,6 +63,8 @@ class ConfigCommand(click.Command):
             for key, value in cfg.options.items():
                 param = params.get(key)
                 if param is None or param.name is None:
+                    if ctx.resilient_parsing:
+                        continue
                     raise click.UsageError(f"{cfg.path}: options.{key}: no such option of ingc {ctx.info_name}",
                                            ctx)
                 if param.multiple and not isinstance(value, list):
