@@ -81,7 +81,10 @@ def facts(r: Route) -> dict[str, str]:
         backend = f"{r.service} -> {r.upstream}" if r.service else str(r.upstream)
     behaviour = r.behaviour
     access = r.access
-    features = feature_summary(r.features)
+    # features the access-phase directives already describe would only repeat them
+    shown = {k: v for k, v in r.features.items()
+             if not (access and any(w in k for w in ("source_range", "auth", "rate_limit", "satisfy")))}
+    features = feature_summary(shown)
     return {
         "backend": backend,
         "endpoints": ", ".join(sorted(r.endpoints)) or "-",
@@ -155,9 +158,10 @@ def pair_moves(changes: list[RouteChange], amap: dict[tuple[str, str, str], Rout
             continue
         cands = [r for (h, p, _), r in removed.items() if h == c.host and p == c.path and id(r) not in used]
         same_type = [r for r in cands if r.path_type == c.path_type]
-        match = (same_type or cands or [None])[0]
-        if match is None:
+        pool = same_type or cands
+        if not pool:
             continue
+        match = pool[0]
         used.add(id(match))
         fields = [FieldChange("location", " + ".join(match.matches), " + ".join(c.matches))]
         if match.path_type != c.path_type:

@@ -157,8 +157,9 @@ class Variables:
         self.set: dict[str, str] = {}
         self.unknown: set[str] = set()
         self.maps: dict[str, Block] = {}
+        self.notes: list[str] = []
         for b in cfg.http_blocks:
-            if b.name in ("map", "geo") and b.args:
+            if b.name in ("map", "geo", "split_clients") and b.args:
                 self.maps[b.args[-1].lstrip("$")] = b
 
     def capture(self, m: re.Match[str]) -> None:
@@ -225,6 +226,8 @@ class Variables:
     def map_value(self, block: Block) -> str:
         if block.name == "geo":
             return self.geo_value(block)
+        if block.name == "split_clients":
+            return self.split_value(block)
         source = self.expand(block.args[0])
         default = ""
         hostnames = False
@@ -259,6 +262,33 @@ class Variables:
                 self.capture(m)
                 return self.expand(val)
         return self.expand(default)
+
+    def split_value(self, block: Block) -> str:
+        """split_clients hashes its key (here random per request): the likeliest share is shown."""
+        shares: list[tuple[float, str]] = []
+        used = 0.0
+        for d in block.directives:
+            if len(d) < 2:
+                continue
+            key = unquote(d[0])
+            if key == "*":
+                shares.append((-1.0, d[1]))
+            elif key.endswith("%"):
+                try:
+                    pct = float(key[:-1])
+                except ValueError:
+                    continue
+                used += pct
+                shares.append((pct, d[1]))
+        resolved = [(max(0.0, 100.0 - used) if pct < 0 else pct, val) for pct, val in shares]
+        if not resolved:
+            return ""
+        pct, val = max(resolved, key=lambda pv: pv[0])
+        if sum(1 for p, _ in resolved if p > 0) > 1:
+            parts = ", ".join(f"{p:g}% -> {self.expand(v)}" for p, v in resolved)
+            self.notes.append(f"split_clients {block.args[0]} ${block.args[-1].lstrip('$')}: {parts} (decided per "
+                              f"request; the likelier, {pct:g}%, is shown)")
+        return self.expand(val)
 
     def geo_value(self, block: Block) -> str:
         src = self.expand(block.args[0]) if len(block.args) > 1 else self.req.client_ip
@@ -666,6 +696,7 @@ def explain(cfg: NginxConfig, req: Request) -> Explanation:
     else:
         outcome = Outcome("error", 500, "rewrite or internal redirection cycle")
     assert outcome is not None
+    notes += v.notes
     if v.unknown:
         notes.append("variables not modelled (taken as empty): " + ", ".join(sorted("$" + n for n in v.unknown)))
     return Explanation(req, host, choice, lchoice, outcome, steps, notes)

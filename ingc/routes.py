@@ -244,9 +244,11 @@ def path_label(r: Route) -> str:
         return "(default backend)"
     if r.placeholder:
         return f"{r.path} (default backend)"
+    if r.twin_of is not None and r.twin_of == r.path:
+        return f"{r.path} ({r.path_type}, exact twin)"
     label = f"{r.path} ({r.path_type})" if r.path_type else r.path
     if r.twin_of is not None:
-        label += f" twin of {r.twin_of}"
+        label += f" guard, copy of {r.twin_of}"
     return label
 
 

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 
 from tests.support.build import ingress, rule
-from tests.support.explainrig import Req, Rig, Scenario, scenarios
+from tests.support.explainrig import Req, Rig, Scenario, has, scenarios
 
 pytestmark = pytest.mark.nginx
 
@@ -102,3 +102,19 @@ def test_fixed_cases_are_served(rig: Rig) -> None:
     assert {v.real.status for v in verdicts} >= {200, 308}
     assert any(v.real.uri == "/a/b?z=1" for v in verdicts)
     assert all(v.ok for v in verdicts)
+
+
+def test_canary_by_header(rig: Rig) -> None:
+    """A header-forced canary: explain follows the compiled maps to the same upstream nginx picks."""
+    if not (has("canary") and has("canary-by-header")):
+        pytest.skip("no canary annotations in the registry")
+    sc = Scenario(
+        [ingress("main", rules=[rule("a.test", p("/", "svc-a"), p("/x", "svc-c"))]),
+         ingress("can", rules=[rule("a.test", p("/", "svc-b"))], created="2024-02-01T00:00:00Z",
+                 annotations={"canary": "true", "canary-by-header": "X-Canary"})],
+        [Req("http", "a.test", "/y", (("X-Canary", "always"),)), Req("http", "a.test", "/y", (("X-Canary", "never"),)),
+         Req("http", "a.test", "/y"), Req("http", "a.test", "/x/1", (("X-Canary", "always"),))])
+    verdicts = rig.run(sc)
+    assert verdicts is not None
+    assert [v.real.backend for v in verdicts] == ["svc-b", "svc-a", "svc-a", "svc-c"]
+    assert all(v.ok for v in verdicts), "".join(v.report() for v in verdicts if not v.ok)
