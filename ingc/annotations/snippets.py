@@ -25,6 +25,9 @@ if TYPE_CHECKING:
     from ingc.annotations.engine import Ctx
     from ingc.ir import Directive, NginxConfig, Server
 
+DEEP_INSPECT = [re.compile(p, re.S) for p in (
+    r"\balias\s", r"\broot\s", r"/etc/(passwd|shadow|group|nginx|ingress-controller)", r"/var/run/secrets",
+    r"_by_lua")]
 SIMPLE = re.compile(r"[A-Za-z0-9_$.:/=@^*|+?,!~()\[\]%&<>\-]+")
 FORBIDDEN = {"load_module", "ssl_engine", "include", "perl", "perl_modules", "perl_require", "js_import",
              "js_include", "env", "daemon", "master_process", "user", "pid", "error_log", "working_directory"}
@@ -55,6 +58,9 @@ def parse_snippet(text: str) -> list[Directive | Block]:
     import crossplane
 
     quote.check_no_control(text.replace("\n", " ").replace("\r", " ").replace("\t", " "))
+    for rx in DEEP_INSPECT:  # ingress-nginx's deep inspection (CVE-2021-25742 and follow-ups)
+        if rx.search(text):
+            raise BadValue(f"refused by deep inspection (matches {rx.pattern!r})")
     fd, path = tempfile.mkstemp(prefix="ingc-snippet-", suffix=".conf")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:

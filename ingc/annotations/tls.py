@@ -250,6 +250,10 @@ class ProxySsl:
                     ("proxy_ssl_ciphers", quote.ngx_quote(self.ciphers)),
                     ("proxy_ssl_protocols", *self.protocols.split()), ("proxy_ssl_verify", self.verify),
                     ("proxy_ssl_verify_depth", str(self.depth))]
+            if self.verify == "on":
+                # nginx keeps one TLS session per upstream server for every location proxying to it; a session
+                # made by a location that does not verify would be reused here unverified (and refused)
+                out.append(("proxy_ssl_session_reuse", "off"))
         if self.name:
             out.append(("proxy_ssl_name", quote.ngx_quote(self.name)))
         out.append(("proxy_ssl_server_name", self.server_name))
