@@ -158,6 +158,7 @@ class Variables:
         self.unknown: set[str] = set()
         self.maps: dict[str, Block] = {}
         self.notes: list[str] = []
+        self.evaluated: dict[str, str] = {}  # map/geo/split_clients variables, in evaluation order
         for b in cfg.http_blocks:
             if b.name in ("map", "geo", "split_clients") and b.args:
                 self.maps[b.args[-1].lstrip("$")] = b
@@ -205,7 +206,9 @@ class Variables:
                     return v
             return ""
         if name in self.maps:
-            return self.map_value(self.maps[name])
+            value = self.map_value(self.maps[name])
+            self.evaluated[name] = value
+            return value
         self.unknown.add(name)
         return ""
 
@@ -610,6 +613,9 @@ class Interpreter:
             uri = escape_uri(self.vars.uri) + (f"?{self.vars.args}" if self.vars.args else "")
         else:
             uri = self.vars.target.raw
+        if "$" in d[1]:
+            chain = ", ".join(f"${k} = {v!r}" for k, v in self.vars.evaluated.items())
+            self.steps.append(f"`{d[0]} {d[1]}`: the target comes from variables ({chain})")
         what = f"upstream {name}" if upstream else name
         reason = f"`{d[0]} {d[1]}` -> {what}" + (f" ({scheme})" if scheme and scheme != "http" else "")
         if upstream is None and self.cfg.upstreams and not re.match(r"^[\d.\[\]:]+$", name):
