@@ -40,7 +40,7 @@ from ingc.annotations.base import (
     setting,
 )
 from ingc.annotations.basicauth import no_auth
-from ingc.ir import Directive, Location
+from ingc.ir import Block, Directive, Location
 from ingc.settings import BadValue, parse_bool
 
 if TYPE_CHECKING:
@@ -105,7 +105,7 @@ class ExtAuth:
     request_redirect: str = ""
     always_set_cookie: bool = False
     proxy_set_headers: tuple[tuple[str, str], ...] = ()
-    snippet: str = ""
+    snippet: tuple[Directive | Block, ...] = ()
     is_global: bool = False
 
 
@@ -180,7 +180,7 @@ class ExtAuthHandler(Handler):
             response_headers=v.get("auth-response-headers", ()), request_redirect=v.get("auth-request-redirect", ""),
             always_set_cookie=bool(v.get("auth-always-set-cookie", False)),
             proxy_set_headers=_proxy_set_headers(psh, v, ctx) if psh else (),
-            snippet=ctx.state.get(("auth-snippet", v.ing.ref), ""),
+            snippet=ctx.state.get(("auth-snippet", v.ing.ref), ()),
         )
 
     def global_auth(self, ctx: Ctx) -> ExtAuth | None:
@@ -248,7 +248,7 @@ class ExtAuthHandler(Handler):
 
     def auth_location(self, a: ExtAuth, loc: Location, auth_path: str) -> Location:
         p = loc.proxy
-        body: list[Directive] = [("internal",)]
+        body: list[Directive | Block] = [("internal",)]
         body.append(("access_log", "off"))
         body += [
             ("set", "$proxy_upstream_name", quote.literal(loc.upstream or "-")),
@@ -285,6 +285,7 @@ class ExtAuthHandler(Handler):
         if p.client_body_buffer_size:
             body.append(("client_body_buffer_size", p.client_body_buffer_size))
         body += [("proxy_set_header", quote.ngx_quote(k), quote.ngx_quote(val)) for k, val in a.proxy_set_headers]
+        body += a.snippet
         body.append(("proxy_http_version", p.http_version))
         if "$" in a.url:
             body += [("set", "$target", quote.ngx_quote(a.url)), ("proxy_pass", "$target")]

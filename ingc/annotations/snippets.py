@@ -14,7 +14,7 @@ import os
 import re
 import tempfile
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ingc import quote
 from ingc.annotations.base import Handler, Key, Values, any_value
@@ -28,29 +28,55 @@ if TYPE_CHECKING:
 DEEP_INSPECT = [re.compile(p, re.S) for p in (
     r"\balias\s", r"\broot\s", r"/etc/(passwd|shadow|group|nginx|ingress-controller)", r"/var/run/secrets",
     r"_by_lua")]
-SIMPLE = re.compile(r"[A-Za-z0-9_$.:/=@^*|+?,!~()\[\]%&<>\-]+")
 FORBIDDEN = {"load_module", "ssl_engine", "include", "perl", "perl_modules", "perl_require", "js_import",
              "js_include", "env", "daemon", "master_process", "user", "pid", "error_log", "working_directory"}
 
 
-def _arg(a: str) -> str:
-    return a if SIMPLE.fullmatch(a) and not a.startswith("#") else quote.ngx_quote(a)
+def _arg(token: str, quoted: bool) -> str:
+    """A token re-emitted with its meaning: crossplane's lexer keeps escapes except the quote's own."""
+    if quoted:
+        return '"' + token.replace('"', '\\"') + '"'
+    return token
 
 
-def _convert(stmts: list[dict[str, Any]]) -> list[Directive | Block]:
+def _statements(tokens: list[tuple[str, int, bool]], pos: int, depth: int) -> tuple[list[Directive | Block], int]:
     out: list[Directive | Block] = []
-    for st in stmts:
-        name, args = st["directive"], [_arg(a) for a in st["args"]]
-        if name in FORBIDDEN or "_by_lua" in name or not re.fullmatch(r"[A-Za-z0-9_]+", name):
-            raise BadValue(f"directive {name!r} is not allowed in a snippet")
-        if name == "if" and args:
-            args = ["(" + args[0], *args[1:]]
-            args[-1] += ")"
-        if "block" in st:
-            out.append(Block(name, tuple(args), _convert(st["block"])))  # type: ignore[arg-type]
+    words: list[tuple[str, bool]] = []
+    while pos < len(tokens):
+        tok, _, quoted = tokens[pos]
+        pos += 1
+        if not quoted and tok.startswith("#"):
+            continue
+        if not quoted and tok == ";":
+            out.append(_directive(words))
+            words = []
+        elif not quoted and tok == "{":
+            name = _name(words)
+            body, pos = _statements(tokens, pos, depth + 1)
+            out.append(Block(name, tuple(_arg(t, q) for t, q in words[1:]), body))  # type: ignore[arg-type]
+            words = []
+        elif not quoted and tok == "}":
+            if depth == 0 or words:
+                raise BadValue("unbalanced '}'")
+            return out, pos
         else:
-            out.append((name, *args))
-    return out
+            words.append((tok, quoted))
+    if depth or words:
+        raise BadValue("unterminated statement or block")
+    return out, pos
+
+
+def _name(words: list[tuple[str, bool]]) -> str:
+    if not words or words[0][1]:
+        raise BadValue("a statement must start with a directive name")
+    name = words[0][0]
+    if name in FORBIDDEN or "_by_lua" in name or not re.fullmatch(r"[A-Za-z0-9_]+", name):
+        raise BadValue(f"directive {name!r} is not allowed in a snippet")
+    return name
+
+
+def _directive(words: list[tuple[str, bool]]) -> Directive:
+    return (_name(words), *(_arg(t, q) for t, q in words[1:]))
 
 
 def parse_snippet(text: str) -> list[Directive | Block]:
@@ -66,15 +92,16 @@ def parse_snippet(text: str) -> list[Directive | Block]:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
         payload = crossplane.parse(path, single=True, check_ctx=False, check_args=False, comments=False)
+        if payload["status"] != "ok":
+            err = payload["errors"][0]["error"].replace(path, "snippet")
+            raise BadValue(f"does not parse as nginx configuration: {err}")
+        tokens = list(crossplane.lex(path))
     finally:
         os.unlink(path)
-    if payload["status"] != "ok":
-        err = payload["errors"][0]["error"].replace(path, "snippet")
-        raise BadValue(f"does not parse as nginx configuration: {err}")
-    stmts = payload["config"][0]["parsed"]
+    stmts, _ = _statements(tokens, 0, 0)
     if not stmts:
         raise BadValue("empty snippet")
-    return _convert(stmts)
+    return stmts
 
 
 @dataclass(frozen=True)
@@ -163,5 +190,5 @@ class SnippetHandler(Handler):
 
 def unquote(a: str) -> str:
     if len(a) >= 2 and a[0] == '"' and a[-1] == '"':
-        return a[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+        return a[1:-1].replace('\\"', '"')
     return a
