@@ -15,7 +15,7 @@ from ingc.diagnostics import Loc, ObjRef, Span
 Directive = tuple[str, ...]  # ("proxy_set_header", "Host", "$best_http_host")
 
 
-@dataclass
+@dataclass(slots=True)
 class Origin:
     obj: ObjRef
     loc: Loc | None = None
@@ -25,7 +25,7 @@ class Origin:
         return self.loc.span() if self.loc else None
 
 
-@dataclass
+@dataclass(slots=True)
 class Upstream:
     name: str
     namespace: str
@@ -39,7 +39,7 @@ class Upstream:
     features: dict[str, Any] = field(default_factory=dict)  # annotations: load-balance, hash, affinity owner
 
 
-@dataclass
+@dataclass(slots=True)
 class Location:
     path: str  # the Ingress path as written ("/" for the placeholder)
     path_type: str  # Exact | Prefix (ImplementationSpecific is normalised to Prefix, as ingress-nginx)
@@ -69,6 +69,7 @@ class Location:
     directives: list[Directive] = field(default_factory=list)  # extra prepared directives (annotations)
     blocks: list[Block] = field(default_factory=list)  # nested blocks (if, ...) emitted before proxying
     out: list[Directive | Block] = field(default_factory=list)  # final body, filled by the prepare pass
+    text: list[Any] = field(default_factory=list)  # `out` as printed text (str lines and Blocks), for render
     features: dict[str, Any] = field(default_factory=dict)  # for routes/explain (auth, limits, ...)
     port_in_redirect: bool = False  # use-port-in-redirects
     internal: bool = False  # an internal helper location (auth subrequest, error page, mirror): not a route
@@ -80,7 +81,7 @@ class Location:
         return (self.modifier, self.match)
 
 
-@dataclass
+@dataclass(slots=True)
 class Block:
     """A prepared nginx block: `name args { directives }`."""
 
@@ -89,14 +90,14 @@ class Block:
     directives: list[Directive]
 
 
-@dataclass
+@dataclass(slots=True)
 class Tls:
     secret: str  # "ns/name", or "" for the default certificate
     file: str  # bundle-relative path of the PEM (cert + key)
     is_default: bool = False
 
 
-@dataclass
+@dataclass(slots=True)
 class Server:
     hostname: str
     aliases: list[str] = field(default_factory=list)
@@ -109,6 +110,7 @@ class Server:
     directives: list[Directive] = field(default_factory=list)  # server-level, prepared
     blocks: list[Block] = field(default_factory=list)
     features: dict[str, Any] = field(default_factory=dict)
+    text: list[Any] = field(default_factory=list)  # prepared server-level lines, for render
 
 
 @dataclass
@@ -118,6 +120,7 @@ class NginxConfig:
     settings: Any  # ingc.settings.Settings
     http_directives: list[Directive] = field(default_factory=list)
     http_blocks: list[Block] = field(default_factory=list)
+    http_text: list[Any] = field(default_factory=list)  # prepared http-level lines, for render
     files: dict[str, bytes] = field(default_factory=dict)  # bundle-relative path -> content
     referenced_files: list[str] = field(default_factory=list)
     http_port: int = 80
@@ -133,7 +136,7 @@ class NginxConfig:
 
 
 
-@dataclass
+@dataclass(slots=True)
 class ProxySettings:
     """Per-location proxy settings: ConfigMap defaults, overridden by annotations."""
 

@@ -34,16 +34,85 @@ class NothingToRead(Exception):
     """stdin is a terminal (exit 3)."""
 
 
+_STR = "tag:yaml.org,2002:str"
+_MAP = "tag:yaml.org,2002:map"
+_SEQ = "tag:yaml.org,2002:seq"
+_MERGE = "tag:yaml.org,2002:merge"
+
+
 class _Loader(yaml.CSafeLoader):
-    """C loader; records duplicate keys instead of silently keeping the last one."""
+    """libyaml's C parser and composer with a lean constructor.
+
+    Builds plain dicts/lists/scalars directly from the node tree (shared nodes stay shared, so aliases
+    never expand), records duplicate keys instead of silently keeping the last one, and memoises scalar
+    tag resolution.  Anything unusual (merge keys, explicit tags) goes through PyYAML's own constructor.
+    """
 
     duplicates: list[tuple[yaml.Mark, str]]
+    _tags: dict[str, str] = {}
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        if kind is yaml.ScalarNode and implicit[0]:
+            tag = self._tags.get(value)
+            if tag is None:
+                tag = super().resolve(kind, value, implicit)
+                if len(self._tags) < 65536:
+                    self._tags[value] = tag
+            return tag
+        return super().resolve(kind, value, implicit)
+
+    def descend_resolver(self, current_node: Any, current_index: Any) -> None:  # no path resolvers
+        pass
+
+    def ascend_resolver(self) -> None:
+        pass
+
+    def construct_document(self, node: yaml.Node) -> Any:
+        memo: dict[int, Any] = {}
+        try:
+            return self._build(node, memo)
+        finally:
+            self.constructed_objects = {}
+            self.recursive_objects = {}
+
+    def _build(self, node: yaml.Node, memo: dict[int, Any]) -> Any:
+        if isinstance(node, yaml.ScalarNode):
+            if node.tag == _STR:
+                return node.value
+            return self.construct_object(node, deep=True)
+        found = memo.get(id(node))
+        if found is not None:
+            return found
+        if isinstance(node, yaml.MappingNode) and node.tag == _MAP:
+            out: dict[Any, Any] = {}
+            memo[id(node)] = out
+            for key_node, value_node in node.value:
+                if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == _MERGE:
+                    del memo[id(node)]
+                    out.clear()
+                    value = self.construct_object(node, deep=True)
+                    memo[id(node)] = value
+                    return value
+                key = self._build(key_node, memo)
+                if key in out:
+                    self.duplicates.append((key_node.start_mark, str(key_node.value)))
+                out[key] = self._build(value_node, memo)
+            return out
+        if isinstance(node, yaml.SequenceNode) and node.tag == _SEQ:
+            items: list[Any] = []
+            memo[id(node)] = items
+            for child in node.value:
+                items.append(self._build(child, memo))
+            return items
+        value = self.construct_object(node, deep=True)
+        memo[id(node)] = value
+        return value
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         if isinstance(node, yaml.MappingNode):
             seen: set[str] = set()
             for key_node, _ in node.value:
-                if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
+                if isinstance(key_node, yaml.ScalarNode) and key_node.tag != _MERGE:
                     if key_node.value in seen:
                         self.duplicates.append((key_node.start_mark, key_node.value))
                     seen.add(key_node.value)

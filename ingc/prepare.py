@@ -3,6 +3,9 @@ handlers, through ingc.quote).  Templates then print these lists and decide noth
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import fields
+
 from ingc import quote
 from ingc.ir import Block, Directive, Location, NginxConfig, ProxySettings, Server
 
@@ -135,9 +138,34 @@ def proxy_directives(p: ProxySettings, loc: Location) -> list[Directive]:
     return out
 
 
-def location_body(cfg: NginxConfig, loc: Location) -> list[Directive | Block]:
+_PROXY_CACHE: dict[tuple[object, ...], Raw] = {}
+_PROXY_FIELDS = tuple(f.name for f in fields(ProxySettings))
+
+
+class Raw(str):
+    """Lines already printed and indented for a location body (shared by many locations)."""
+
+
+LOCATION_INDENT = " " * 12
+
+
+def _proxy_cached(loc: Location) -> Raw:
+    """Most locations share their proxy settings: print (and keep) each distinct text once."""
+    if "x_forwarded_prefix" in loc.features and loc.rewrite is not None:
+        return Raw(_lines(proxy_directives(loc.proxy, loc), LOCATION_INDENT))
+    p = loc.proxy
+    key = tuple(getattr(p, name) for name in _PROXY_FIELDS)
+    found = _PROXY_CACHE.get(key)
+    if found is None:
+        if len(_PROXY_CACHE) > 4096:
+            _PROXY_CACHE.clear()
+        found = _PROXY_CACHE[key] = Raw(_lines(proxy_directives(p, loc), LOCATION_INDENT))
+    return found
+
+
+def location_body(cfg: NginxConfig, loc: Location) -> list[Directive | Block | str]:
     s = cfg.settings
-    out: list[Directive | Block] = []
+    out: list[Directive | Block | str] = []
     if loc.namespace:
         out += [
             ("set", "$namespace", quote.literal(loc.namespace)),
@@ -173,7 +201,7 @@ def location_body(cfg: NginxConfig, loc: Location) -> list[Directive | Block]:
         out.append(("client_body_buffer_size", loc.proxy.client_body_buffer_size))
     if s.hsts:
         out.append(("proxy_hide_header", "Strict-Transport-Security"))
-    out += proxy_directives(loc.proxy, loc)
+    out.append(_proxy_cached(loc))
     out += loc.directives
     out += loc.blocks
     if loc.rewrite is not None:
@@ -186,6 +214,38 @@ def location_body(cfg: NginxConfig, loc: Location) -> list[Directive | Block]:
     else:
         scheme = {"HTTPS": "https", "AUTO_HTTP": "$scheme"}.get(p, "http")
         out.append(("proxy_pass", f"{scheme}://{loc.proxy_target.split('://', 1)[1]}"))
+    return out
+
+
+def _lines(items: Sequence[Directive | Block | str], ind: str) -> str:
+    """Directives and blocks printed as nginx text at one indentation."""
+    parts: list[str] = []
+    for it in items:
+        if isinstance(it, Raw):
+            parts.append(it)
+        elif isinstance(it, str):
+            parts.append(f"{ind}{it};\n")
+        elif isinstance(it, Block):
+            parts.append(f"{ind}{it.name} {' '.join(it.args)} {{\n{_lines(it.directives, ind + '    ')}{ind}}}\n")
+        else:
+            parts.append(f"{ind}{' '.join(it)};\n")
+    return "".join(parts)
+
+
+def _segments(items: Sequence[Directive | Block | str], ind: str) -> list[str]:
+    """Like _lines, but shared Raw texts stay separate objects (memory: one copy for all locations)."""
+    out: list[str] = []
+    run: list[Directive | Block | str] = []
+    for it in items:
+        if isinstance(it, Raw):
+            if run:
+                out.append(_lines(run, ind))
+                run = []
+            out.append(it)
+        else:
+            run.append(it)
+    if run:
+        out.append(_lines(run, ind))
     return out
 
 
@@ -204,7 +264,10 @@ def prepare(cfg: NginxConfig) -> NginxConfig:
         if srv.tls is not None and not srv.tls.is_default:
             head += [("ssl_certificate", srv.tls.file), ("ssl_certificate_key", srv.tls.file)]
         srv.directives = head + srv.directives
+        srv.text = _segments([*srv.directives, *srv.blocks], " " * 8)
         for loc in srv.locations:
             loc.out = list(loc.raw) if loc.raw is not None else location_body(cfg, loc)
-            loc.features["args"] = location_args(loc)
+            loc.text = _segments(loc.out, LOCATION_INDENT)
+            loc.features["args"] = " ".join(location_args(loc))
+    cfg.http_text = _segments([*cfg.http_directives, *cfg.http_blocks], " " * 4)
     return cfg

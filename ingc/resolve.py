@@ -442,6 +442,7 @@ class Resolver:
         for ing in canaries:
             self.ctx.state["canary_attach"](self, ing)
         self.assign_tls(ings)
+        self.rewrites: dict[ObjRef, Rewrite | None] = {r: p.feature("rewrite") for r, p in self.parsed.items()}
         servers = [self.finish_server(s) for s in self.servers.values()]
         servers.sort(key=lambda s: s.hostname)
         cfg = self.result.config
@@ -488,7 +489,7 @@ class Resolver:
 
     def finish_server(self, srv: Server) -> Server:
         """Regex switch, nginx locations (exact twins), ordering, redirects."""
-        rewrites: dict[ObjRef, Rewrite | None] = {r: p.feature("rewrite") for r, p in self.parsed.items()}
+        rewrites = self.rewrites
         switch_by: str = ""
         for loc in srv.locations:
             rw = rewrites.get(loc.origin.obj) if loc.origin and not loc.is_placeholder else None
