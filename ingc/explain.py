@@ -676,7 +676,7 @@ def explain(cfg: NginxConfig, req: Request) -> Explanation:
         if lchoice.auto_redirect:
             url = loc.match + (f"?{v.args}" if v.args else "")
             outcome = Outcome("redirect", 301, "nginx's automatic redirect: the URI is a proxied location's name "
-                              "without its trailing '/'", interp.redirect_target(url, loc.out))
+                              "without its trailing '/'", interp.redirect_target(url, body_items(loc.out)))
             steps.append(f"nginx answers 301 with Location {outcome.location_header}")
             break
         if lchoice.captures or lchoice.named:

@@ -68,7 +68,7 @@ class Location:
     access: list[Directive] = field(default_factory=list)  # allow/deny/auth/limits: before proxy settings
     directives: list[Directive] = field(default_factory=list)  # extra prepared directives (annotations)
     blocks: list[Block] = field(default_factory=list)  # nested blocks (if, ...) emitted before proxying
-    out: list[Directive | Block] = field(default_factory=list)  # final body, filled by the prepare pass
+    out: list[Directive | Block | str] = field(default_factory=list)  # final body, filled by the prepare pass
     text: list[Any] = field(default_factory=list)  # `out` as printed text (str lines and Blocks), for render
     features: dict[str, Any] = field(default_factory=dict)  # for routes/explain (auth, limits, ...)
     port_in_redirect: bool = False  # use-port-in-redirects

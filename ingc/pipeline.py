@@ -126,6 +126,7 @@ def _compile(paths: Sequence[str], opts: Options, diags: Diagnostics, render_tex
                 srv.text = []
                 for loc in srv.locations:
                     loc.text = []
+                    loc.out = []
         fh.seek(0)
         result.conf = fh.read()
     if opts.verify:
