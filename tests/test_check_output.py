@@ -306,6 +306,10 @@ def test_color_always_and_never(workdir: Path) -> None:
     assert "\x1b[1;31merror[R302]\x1b[0m" in err
     _, _, err = check("--color", "never", "bad.yaml")
     assert "\x1b[" not in err
+    _, _, err = check("--color", "always", "bad.yaml", env={"NO_COLOR": "1"})  # the flag overrides the variable
+    assert "\x1b[1;31merror[R302]\x1b[0m" in err
+    _, _, err = check("bad.yaml", env={"NO_COLOR": "1"})
+    assert "\x1b[" not in err
 
 
 def run_on_terminal(args: list[str], env: dict[str, str], cwd: Path) -> str:
