@@ -309,7 +309,8 @@ class Resolver:
                     other = prev[1]
                     self.diags.warning("R304", f"host {host or '*'} path {path!r} ({ptype}) is already defined by "
                                        f"Ingress {other.namespace}/{other.name} at {prev[0].origin.span if prev[0].origin else '?'}"
-                                       "; that one wins (oldest first)", loc=where, obj=ing.ref)
+                                       "; that one wins (it comes first in ingress-nginx's order: older creationTimestamp, ties by "
+                                       "namespace/name descending)", loc=where, obj=ing.ref)
                     continue
                 loc = Location(path, ptype, "", path, Origin(ing.ref, where), written_path_type=written)
                 loc.proxy = proxy_defaults(self.settings)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
@@ -224,5 +225,7 @@ def parse_settings(values: dict[str, str], diags: Diagnostics, loc_of: Callable[
             diags.info("S102", f"{source} key {key!r} is not applied by ingc (no stock nginx equivalent or "
                        "runtime-only)", loc=loc)
             continue
-        diags.warning("S100", f"unknown {source} key {key!r}", loc=loc)
+        close = difflib.get_close_matches(key, sorted(KNOWN_KEYS | set(EXTRA_KEYS)), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        diags.warning("S100", f"unknown {source} key {key!r}{hint}", loc=loc)
     return s
