@@ -18,10 +18,11 @@ import numbers
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
-from jsonschema.exceptions import ValidationError
+if TYPE_CHECKING:  # jsonschema is imported only to explain a rejected document (startup speed)
+    import jsonschema
+    from jsonschema.exceptions import ValidationError
 
 from ingc.diagnostics import Diagnostics, Path
 from ingc.resources import schemas_dir
@@ -75,8 +76,19 @@ _KINDS_FOLDED: dict[str, str] = {kind.lower(): kind for kind in SUPPORTED}
 @dataclass
 class _Entry:
     schema: dict[str, Any]
-    validator: jsonschema.Draft7Validator
-    check: Check
+    check: Check | None
+    _validator: jsonschema.Draft7Validator | None = None
+
+    @property
+    def validator(self) -> jsonschema.Draft7Validator:
+        if self._validator is None:
+            import jsonschema
+
+            self._validator = jsonschema.Draft7Validator(self.schema)
+        return self._validator
+
+    def is_valid(self, data: Any) -> bool:
+        return self.check(data) if self.check is not None else bool(self.validator.is_valid(data))
 
 
 _ENTRIES: dict[tuple[str, str], _Entry] = {}
@@ -94,12 +106,12 @@ def _entry(api_version: str, kind: str) -> _Entry | None:
             return None
         with open(schemas_dir() / _file_for(api_version, kind), encoding="utf-8") as fh:
             schema = json.load(fh)
-        validator = jsonschema.Draft7Validator(schema)
+        check: Check | None
         try:
             check = compile_check(schema)
         except _Unsupported:
-            check = validator.is_valid
-        entry = _ENTRIES[(api_version, kind)] = _Entry(schema, validator, check)
+            check = None  # jsonschema decides
+        entry = _ENTRIES[(api_version, kind)] = _Entry(schema, check)
     return entry
 
 
@@ -112,7 +124,7 @@ def schema_for(api_version: str, kind: str) -> dict[str, Any] | None:
 def is_valid(data: Any, api_version: str, kind: str) -> bool:
     """Whether ``data`` passes the schema for (apiVersion, kind) (False for unknown pairs)."""
     entry = _entry(api_version, kind)
-    return entry is not None and entry.check(data)
+    return entry is not None and entry.is_valid(data)
 
 
 # --------------------------------------------------------------------------- the pass
@@ -134,7 +146,7 @@ def validate_documents(docs: list[Document], diags: Diagnostics) -> ValidationRe
         if isinstance(api_version, str) and isinstance(kind, str):
             entry = _ENTRIES.get((api_version, kind)) or _entry(api_version, kind)
             if entry is not None:
-                if entry.check(data) or not _report(doc, entry, diags):
+                if entry.is_valid(data) or not _report(doc, entry, diags):
                     result.valid.append(doc)
                 else:
                     result.invalid += 1
