@@ -30,6 +30,7 @@ from ingc.settings import BadValue
 
 if TYPE_CHECKING:
     from ingc.annotations.engine import Ctx
+    from ingc.ir import Directive
 
 
 def parse_target(v: str) -> str:
@@ -77,7 +78,9 @@ class MirrorHandler(Handler):
             return
         source = f"/_mirror-{feature.ident}"
         loc.directives += [("mirror", quote.ngx_quote(source)), ("mirror_request_body", feature.body)]
-        body = [("internal",), ("proxy_set_header", "Host", quote.ngx_quote(feature.host)),
-                ("proxy_pass", quote.ngx_quote(feature.target))]
+        body: list[Directive] = [("internal",), ("proxy_set_header", "Host", quote.ngx_quote(feature.host))]
+        if feature.body == "off":  # nginx's documented form: otherwise the copy announces a body it never sends
+            body += [("proxy_pass_request_body", "off"), ("proxy_set_header", "Content-Length", '""')]
+        body.append(("proxy_pass", quote.ngx_quote(feature.target)))
         loc.extra.append(Location(source, "Exact", "=", source, None, internal=True, raw=list(body)))
         loc.features["mirror"] = {"target": feature.target, "host": feature.host}

@@ -183,9 +183,6 @@ class Misc:
     push_preload: bool = False
 
 
-register_setting("enable-access-log-for-default-backend", parse_bool)
-
-
 class MiscHandler(Handler):
     name = "location-misc"
     always = True  # use-port-in-redirects comes from the ConfigMap

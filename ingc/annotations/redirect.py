@@ -58,19 +58,26 @@ class RedirectHandler(Handler):
         url, code = "", 0
         if v.get("temporal-redirect"):
             url = v.get("temporal-redirect")
-            code = v.get("temporal-redirect-code", 302)
-            if not 300 <= code <= 307:
-                code = 302
+            code = self.code(v, ctx, "temporal-redirect-code", 302, 307)
         elif v.get("permanent-redirect"):
             url = v.get("permanent-redirect")
-            code = v.get("permanent-redirect-code", 301)
-            if not 300 <= code <= 308:
-                code = 301
+            code = self.code(v, ctx, "permanent-redirect-code", 301, 308)
         if url and not urlsplit(url).scheme.startswith("http"):
             raise Fallback(f"redirect URL {url!r}: only http and https URLs are valid")
         if not (url or www or rel):
             return None
         return Redirect(url, code, www, rel)
+
+    @staticmethod
+    def code(v: Values, ctx: Ctx, key: str, default: int, highest: int) -> int:
+        """ingress-nginx silently uses the default for a code outside 300..highest; ingc reports it."""
+        code: int = v.get(key, default)
+        if 300 <= code <= highest:
+            return code
+        ctx.diags.warning("A110", f"annotation {key!r}: {code} is not between 300 and {highest}; using {default}",
+                          loc=v.loc(key), obj=v.ing.ref)
+        ctx.note(v.ing.ref, key, "defaulted", f"{code} is not between 300 and {highest}")
+        return default
 
     def location(self, feature: Redirect, loc: Location, ctx: Ctx) -> None:
         if loc.features.get("catch_all"):

@@ -5,11 +5,15 @@
 from __future__ import annotations
 
 import ssl
+import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -29,6 +33,36 @@ OTHER_CA = make_ca("another CA", key_type="rsa")
 BACKEND_CA = make_ca("backend CA")
 
 
+class Recorder(ThreadingHTTPServer):
+    """The mirror target: records (method, path, Host, body) of every request it gets."""
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str, str, str]] = []
+        super().__init__(("127.0.0.1", 0), RecordHandler)
+
+
+class RecordHandler(BaseHTTPRequestHandler):
+    server: Recorder
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        self.record()
+
+    def do_POST(self) -> None:
+        self.record()
+
+    def record(self) -> None:
+        n = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(n).decode() if n else ""
+        self.server.seen.append((self.command, self.path, self.headers.get("Host", ""), body))
+        self.send_response(204)
+        self.end_headers()
+
+
 @dataclass
 class Env:
     http: int
@@ -37,9 +71,10 @@ class Env:
     runner: NginxRunner
     backends: dict[str, EchoBackend]
     certs: Path
+    recorder: Recorder
 
 
-def manifests(b: dict[str, EchoBackend]) -> list[Doc]:
+def manifests(b: dict[str, EchoBackend], mirror_port: int) -> list[Doc]:
     docs: list[Doc] = []
     for name in ("stable", "canary", "tlsback"):
         docs += backend_service(name, b[name])
@@ -78,6 +113,12 @@ def manifests(b: dict[str, EchoBackend]) -> list[Doc]:
                                          "proxy-ssl-verify": "on", "proxy-ssl-name": "backend.internal",
                                          "proxy-ssl-server-name": "on"},
                 rules=[rule("verified.test", path("/", "tlsback"))]),
+        ingress("mirrored", annotations={"mirror-target": f"http://127.0.0.1:{mirror_port}$request_uri",
+                                         "mirror-host": "copy.internal"},
+                rules=[rule("mirror.test", path("/", "stable"))]),
+        ingress("mirrored-nobody", annotations={"mirror-target": f"http://127.0.0.1:{mirror_port}/nobody",
+                                                "mirror-request-body": "off"},
+                rules=[rule("mirror2.test", path("/", "stable"))]),
         ingress("wrongname", annotations={"backend-protocol": "HTTPS", "proxy-ssl-secret": "backend-trust",
                                           "proxy-ssl-verify": "on", "proxy-ssl-name": "other.internal"},
                 rules=[rule("wrongname.test", path("/", "tlsback"))]),
@@ -97,19 +138,24 @@ def env(tmp_path_factory: pytest.TempPathFactory, nginx_bin: str) -> Iterator[En
     write_cert(certs, "alice", *make_cert(["alice"], cn="alice", issuer=CA))
     write_cert(certs, "bob", *make_cert(["bob"], cn="bob", issuer=CA))
     write_cert(certs, "mallory", *make_cert(["alice"], cn="alice", issuer=OTHER_CA))
+    recorder = Recorder()
+    threading.Thread(target=recorder.serve_forever, daemon=True).start()
     runner: NginxRunner | None = None
     try:
         http_port, https_port = free_ports(2)
-        res = build_bundle(root / "bundle", manifests(backends), http_port=http_port, https_port=https_port)
+        res = build_bundle(root / "bundle", manifests(backends, recorder.server_address[1]), http_port=http_port,
+                           https_port=https_port)
         runner = NginxRunner(res.bundle, binary=nginx_bin, port=http_port)
         runner.assert_config_ok()
         runner.start()
-        yield Env(http_port, https_port, res, runner, backends, certs)
+        yield Env(http_port, https_port, res, runner, backends, certs, recorder)
     finally:
         if runner is not None:
             runner.stop()
         for b in started:
             b.stop()
+        recorder.shutdown()
+        recorder.server_close()
 
 
 def get(env: Env, host: str, target: str = "/", **kw: object) -> Response:
@@ -198,3 +244,23 @@ def test_https_backend(env: Env) -> None:
 def test_https_backend_verified(env: Env) -> None:
     assert backend_of(get(env, "verified.test")) == "tlsback"
     assert get(env, "wrongname.test").status == 502
+
+
+def wait_for(pred: Any, tries: int = 200) -> bool:
+    """Poll (the mirror subrequest may finish after the client's response); bounded by tries, not time."""
+    for _ in range(tries):
+        if pred():
+            return True
+        time.sleep(0.01)
+    return bool(pred())
+
+
+def test_mirror_copies_requests(env: Env) -> None:
+    r = get(env, "mirror.test", "/orders?id=7", method="POST", body="payload")
+    assert backend_of(r) == "stable" and r.json()["body"] == "payload"
+    assert wait_for(lambda: ("POST", "/orders?id=7", "copy.internal", "payload") in env.recorder.seen), \
+        env.recorder.seen
+    get(env, "mirror2.test", "/x", method="POST", body="secret")
+    assert wait_for(lambda: any(p == "/nobody" for _, p, _, _ in env.recorder.seen)), env.recorder.seen
+    copy = next(s for s in env.recorder.seen if s[1] == "/nobody")
+    assert copy[3] == "" and copy[2] == "127.0.0.1"  # mirror-request-body off; Host from the target

@@ -36,6 +36,7 @@ def test_relative_redirects_and_codes() -> None:
     loc = c.location("a.test", "/")
     assert directives(loc, "return") == [["301", "https://x.example/"]]  # out of range: the default code
     assert directives(loc, "absolute_redirect") == [["off"]]
+    assert c.status("permanent-redirect-code") == "defaulted" and "A110" in c.codes
 
 
 def test_redirect_with_non_http_scheme_falls_back() -> None:
