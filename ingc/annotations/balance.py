@@ -209,6 +209,10 @@ class BalanceHandler(Handler):
         loc.features["affinity"] = {"cookie": a.name, "approximation": "consistent hash on the cookie"}
 
     def finish(self, config: NginxConfig, ctx: Ctx) -> None:
+        algo = setting(ctx, "load-balance", options(*ALGORITHMS), "round_robin")
+        if algo != "round_robin":
+            ctx.diags.warning("A102", f"ConfigMap load-balance {algo!r} is a Lua balancer in ingress-nginx; ingc "
+                              "keeps round robin")
         cookies: dict[str, tuple[Affinity, str]] = ctx.state.get("affinity", {})
         done: set[str] = set()
         for set_id in sorted(cookies):
