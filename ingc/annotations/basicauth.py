@@ -17,6 +17,7 @@ from ingc import quote
 from ingc.annotations.base import (
     BASIC_CHARS,
     CHARS_WITH_SPACE,
+    DENY,
     Denied,
     Handler,
     Key,
@@ -57,7 +58,7 @@ class BasicAuthHandler(Handler):
         Key("auth-type", options("basic", "digest"), "HTTP authentication scheme (basic; digest is unsupported)",
             nginx="auth_basic \"<realm>\"; auth_basic_user_file auth/<file>; proxy_set_header Authorization \"\""),
         Key("auth-secret", regex_value(BASIC_CHARS, "a Secret reference", strip_spaces=True),
-            "Secret (name or namespace/name) with the users", nginx="auth/<ns>-<secret>-<sha>.htpasswd in the bundle"),
+            "Secret (name or namespace/name) with the users", invalid=DENY, nginx="auth/<ns>-<secret>-<sha>.htpasswd in the bundle"),
         Key("auth-secret-type", options("auth-file", "auth-map"),
             "auth-file: key 'auth' holds an htpasswd file; auth-map: one key per user", default="auth-file",
             nginx="how the htpasswd file is built"),

@@ -40,6 +40,7 @@ from ingc.annotations.base import (
     setting,
 )
 from ingc.annotations.basicauth import no_auth
+from ingc.endpoints import valid_address
 from ingc.ir import Block, Directive, Location
 from ingc.settings import BadValue, parse_bool
 
@@ -173,6 +174,9 @@ class ExtAuthHandler(Handler):
                 return None
             return self.global_auth(ctx)
         host = check_auth_url(url)
+        if "$" in url and not ctx.options.resolver and not valid_address(host.strip("[]")):
+            ctx.diags.warning("A128", f"auth-url {url!r} has nginx variables and the host name {host}: nginx needs "
+                              "--resolver to reach it", loc=v.loc("auth-url"), obj=v.ing.ref)
         psh = v.get("auth-proxy-set-headers")
         return ExtAuth(
             url=url, host=host, method=v.get("auth-method", ""), signin=v.get("auth-signin", ""),

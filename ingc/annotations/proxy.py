@@ -200,7 +200,7 @@ class MiscHandler(Handler):
         Key("enable-rewrite-log", parse_bool, "log rewrite decisions (notice level)", default=False,
             invalid=FALLBACK, nginx="rewrite_log on"),
         Key("http2-push-preload", parse_bool, "HTTP/2 server push of Link: preload resources (nginx < 1.25.1)",
-            default=False, invalid=FALLBACK, nginx="http2_push_preload on"),
+            default=False, nginx="http2_push_preload on"),
     )
 
     def parse(self, v: Values, ctx: Ctx) -> Misc | None:

@@ -45,7 +45,7 @@ class RewriteHandler(Handler):
         Key("use-regex", parse_bool, "treat paths as case-insensitive regexes (host-wide)", default=False,
             invalid=FALLBACK, nginx='location ~* "^<path>" for every path of the host'),
         Key("x-forwarded-prefix", regex_value(PATH_WITH_CAPTURE, "a path"),
-            "X-Forwarded-Prefix header sent with a rewritten request", invalid=FALLBACK,
+            "X-Forwarded-Prefix header sent with a rewritten request",
             nginx='proxy_set_header X-Forwarded-Prefix "<value>" (literal $)'),
         Key("app-root", regex_value(PATH_WITH_CAPTURE, "an absolute path"),
             "redirect requests for / to this path", invalid=FALLBACK, scope="server",
