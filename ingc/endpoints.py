@@ -22,7 +22,7 @@ class Resolved:
     bad: list[str] = field(default_factory=list)  # addresses refused (not an IP or DNS name)
 
 
-DNS_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?)*\.?$")
+DNS_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?)*\.?\Z")
 
 
 def valid_address(addr: str, dns_ok: bool = False) -> bool:

@@ -18,14 +18,14 @@ from ingc.diagnostics import Diagnostics, Loc, ObjRef
 from ingc.source import Document
 
 LEGACY_INGRESS = ("networking.k8s.io/v1beta1", "extensions/v1beta1")
-HOST = re.compile(r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+HOST = re.compile(r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\Z")
 CONTROLLER = "k8s.io/ingress-nginx"
 # Kubernetes' name rules (apimachinery validation).  The API server enforces them; offline, ingc must: names
 # end up in nginx.conf (upstream names, certificate file names) where a `;` or `}` would be configuration.
-DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-DNS1123_SUBDOMAIN = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
-PORT_NAME = re.compile(r"^(?=.{1,15}$)(?=.*[a-z])(?!.*--)[a-z0-9]([-a-z0-9]*[a-z0-9])?$")  # IANA_SVC_NAME
+DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\Z")
+DNS1123_SUBDOMAIN = re.compile(r"^(?=.{1,253}\Z)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\Z")
+DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?\Z")
+PORT_NAME = re.compile(r"^(?=.{1,15}\Z)(?=.*[a-z])(?!.*--)[a-z0-9]([-a-z0-9]*[a-z0-9])?\Z")  # IANA_SVC_NAME
 OLDEST = datetime.min.replace(tzinfo=timezone.utc)
 
 
@@ -274,13 +274,13 @@ def _ingress(doc: Document, ns: str, name: str, diags: Diagnostics) -> Ingress |
     ok = _backend_names_ok(doc, spec, legacy, ref, diags)
     for i, rule in enumerate(spec.get("rules") or []):
         host = rule.get("host")
-        if host is not None and not HOST.match(str(host)):
+        if host is not None and not HOST.fullmatch(str(host)):
             diags.error("V140", f"invalid host {host!r}: must be a lowercase DNS name, optionally starting "
                         "with a '*.' label", loc=doc.loc("spec", "rules", i, "host"), obj=ref)
             ok = False
     for i, tls in enumerate(spec.get("tls") or []):
         for j, host in enumerate(tls.get("hosts") or []):
-            if not HOST.match(str(host)):
+            if not HOST.fullmatch(str(host)):
                 diags.error("V140", f"invalid TLS host {host!r}", loc=doc.loc("spec", "tls", i, "hosts", j), obj=ref)
                 ok = False
     if not ok:

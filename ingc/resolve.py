@@ -34,7 +34,7 @@ from ingc.options import Options
 from ingc.resources import data_file
 from ingc.settings import Settings
 
-STRICT_PATH = re.compile(r"^/[A-Za-z0-9._\-/]*$")
+STRICT_PATH = re.compile(r"^/[A-Za-z0-9._\-/]*\Z")
 DEEP_INSPECT = [re.compile(p, re.S) for p in (
     r"\s*alias\s*.*;", r"\s*root\s*.*;", r"/etc/(passwd|shadow|group|nginx|ingress-controller)",
     r"/var/run/secrets", r".*_by_lua.*")]

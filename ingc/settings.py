@@ -11,10 +11,10 @@ from typing import Any
 
 from ingc.diagnostics import Diagnostics, Loc
 
-SIZE = re.compile(r"^(?i:\d+[bkmg]?)$")
-DURATION = re.compile(r"^\d+(ms|s|m|h|d)?$")
+SIZE = re.compile(r"^(?i:\d+[bkmg]?)\Z")
+DURATION = re.compile(r"^\d+(ms|s|m|h|d)?\Z")
 PROTOCOLS = {"SSLv2", "SSLv3", "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"}
-CIPHERS = re.compile(r"^[A-Za-z0-9!:+\-_@=]+$")
+CIPHERS = re.compile(r"^[A-Za-z0-9!:+\-_@=]+\Z")
 NEXT_UPSTREAM = re.compile(
     r"^((error|timeout|invalid_header|http_500|http_502|http_503|http_504|http_403|http_404|http_429"
     r"|non_idempotent|off)\s?)+$")
