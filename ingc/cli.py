@@ -133,7 +133,7 @@ def emit_diagnostics(diags: Any, fmt: str, color: str, quiet: bool = False,
 
     fmt = resolve_format(fmt)
     if fmt == "text":
-        err = click.get_text_stream("stderr")
+        err = sys.stderr
         for line in text_lines(diags, Severity.WARNING if quiet else Severity.INFO, use_color(color, err)):
             click.echo(line, err=True)
     else:

@@ -157,7 +157,7 @@ def command(paths: tuple[str, ...], fmt: str, reports: list[tuple[str, str]], st
             click.echo(f"ingc: --report {extra_fmt}={path}: {exc.strerror or exc}", err=True)
             sys.exit(EXIT_USAGE)
     if fmt == "text":
-        colored = use_color(color, click.get_text_stream("stderr"))
+        colored = use_color(color, sys.stderr)
         for line in text_lines(report, colored, Severity.WARNING if quiet else Severity.INFO):
             click.echo(line, err=True, color=colored)
         click.echo(report.summary_line())
