@@ -40,10 +40,12 @@ DEFAULT_METHODS = "GET, PUT, POST, DELETE, PATCH, OPTIONS"
 DEFAULT_HEADERS = ("DNT,Keep-Alive,User-Agent,X-Requested-With,If-Modified-Since,Cache-Control,Content-Type,Range,"
                    "Authorization")
 DEFAULT_MAX_AGE = 1728000
-ORIGIN_LIST = re.compile(r"((((([a-z]+://)?(\*\.)?[A-Za-z0-9\-.]*(:\d+)?,?)|null)+)|\*)?")
+# Linear-time forms of ingress-nginx's validators (Go's RE2 is linear; their nested quantifiers backtrack
+# exponentially in Python's re): same languages, every character matched by exactly one branch.
+ORIGIN_LIST = re.compile(r"(?:\*\.|[A-Za-z0-9\-.]|:\d|(?<=[a-z])://|,)*|\*")
 ORIGIN = re.compile(r"([a-z]+://(\*\.)?[A-Za-z0-9\-.]*(:\d+)?|\*|null)?")
-METHODS = re.compile(r"([A-Za-z]+,?\s?)+")
-EXPOSE = re.compile(r"(([A-Za-z0-9\-_]+|\*),?\s?)+")
+METHODS = re.compile(r"[A-Za-z]+(?:(?:,\s?|\s)[A-Za-z]+)*(?:,\s?|\s)?")
+EXPOSE = re.compile(r"[A-Za-z0-9\-_*]+(?:(?:,\s?|\s)[A-Za-z0-9\-_*]+)*(?:,\s?|\s)?")
 HEADER_NAME = re.compile(r"[a-zA-Z\d\-_]+")
 HEADER_VALUE = re.compile(r"[a-zA-Z\d_ :;.,\\/\"'?!(){}\[\]@<>=\-+*#$&`|~^%]+")
 

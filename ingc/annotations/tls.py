@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from ingc.annotations.engine import Ctx
     from ingc.ir import Directive, Location, NginxConfig, Server
 
-SSL_CIPHERS = re.compile(r"(?:(?:[A-Za-z0-9!:+\-_])*(?:@STRENGTH)*(?:@SECLEVEL=[0-5])*(?:@STRENGTH)*)*")
+SSL_CIPHERS = re.compile(r"(?:[A-Za-z0-9!:+\-_]|@STRENGTH|@SECLEVEL=[0-5])*")  # linear form of ingress-nginx's
 PROXY_CIPHERS = re.compile(r"[A-Za-z0-9+:_\-!]*")
 ERROR_PAGE = re.compile(r"(@[A-Za-z0-9_-]+|((https?://)?[A-Za-z0-9\-.]+(:\d+)?)?(/[A-Za-z0-9\-_.]+)*/?)")
 

@@ -20,6 +20,7 @@ import functools
 import glob
 import json
 import os
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -111,12 +112,35 @@ def check(case: Case) -> Outcome:
     bad = tree.forbidden_in(o.stdout)
     if bad:
         raise InjectionFailure(f"forbidden directives {sorted(bad)} in the output: {where}")
-    shapes = [s for s in (baseline_shape(b, case.args) for b in case.baselines) if s is not None]
+    baselines = list(case.baselines)
+    for key in sorted(set(DENIED.findall(o.stderr))):
+        # An invalid value of a DENY key makes the Ingress's locations answer 503 (ingress-nginx's
+        # LocationDenied): compare with the same outcome reached through a harmless invalid value.
+        denied = denied_baseline(key)
+        if denied is not None:
+            baselines.append(denied)
+    shapes = [s for s in (baseline_shape(b, case.args) for b in baselines) if s is not None]
     if not shapes:
         raise InjectionFailure(f"no baseline compiles (test bug?): {where}")
     if got not in shapes:
         raise InjectionFailure(f"compiled into a structure no baseline has: {where}\n" + _diff(got, shapes[0]))
     return o
+
+
+DENIED = re.compile(r"warning\[A112\]: annotation '([a-z0-9-]+)'")
+# Harmless invalid values: none of them means anything to nginx's tokenizer.
+HARMLESS_INVALID = ["%", "!", "^", "x y", "@@", "~~~", "(", "é", "-1", "99999999999999999999"]
+
+
+@functools.lru_cache(maxsize=512)
+def denied_baseline(key: str) -> Docs | None:
+    """The base manifests with ``key`` set to a harmless value that makes ingc deny the Ingress's locations."""
+    for bad in HARMLESS_INVALID:
+        docs = base_docs(annotations={PREFIX + key: bad})
+        o = compile_docs(docs, RISK_ALL)
+        if o.exit_code == 0 and f"warning[A112]: annotation '{key}'" in o.stderr:
+            return docs
+    return None
 
 
 def _diff(got: tree.Shape, want: tree.Shape) -> str:

@@ -15,7 +15,9 @@ import json
 import os
 import re
 import shutil
+import signal
 import tempfile
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -214,10 +216,34 @@ class Outcome:
 
 _RUNNER = CliRunner()
 
+# A guard, not a performance threshold: a build that has not finished after this long is stuck (for example in
+# a regex that backtracks exponentially); the test fails instead of hanging CI.  Linear work on the inputs the
+# tests use takes milliseconds.
+HANG_SECONDS = 120
 
-def run_cli(args: Sequence[str], input_text: str | None = None) -> tuple[int, str, str]:
+
+class Hang(AssertionError):
+    pass
+
+
+def _alarm(signum: int, frame: Any) -> None:
+    raise Hang(f"ingc did not finish within {HANG_SECONDS}s (catastrophic backtracking or a loop?)")
+
+
+def run_cli(args: Sequence[str], input_text: str | bytes | None = None) -> tuple[int, str, str]:
     """``ingc ARGS`` in-process; an exception escaping the CLI propagates (catch_exceptions=False)."""
-    res = _RUNNER.invoke(main, list(args), input=input_text, catch_exceptions=False)
+    use_alarm = threading.current_thread() is threading.main_thread()
+    if use_alarm:
+        previous = signal.signal(signal.SIGALRM, _alarm)
+        signal.alarm(HANG_SECONDS)
+    try:
+        res = _RUNNER.invoke(main, list(args), input=input_text, catch_exceptions=False)
+    finally:
+        if use_alarm:
+            signal.alarm(0)
+            signal.signal(signal.SIGALRM, previous)
+    if res.exit_code == 70 and "Hang:" in res.stderr:
+        raise Hang(res.stderr)
     return res.exit_code, res.stdout, res.stderr
 
 
