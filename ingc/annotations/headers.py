@@ -44,8 +44,8 @@ DEFAULT_MAX_AGE = 1728000
 # exponentially in Python's re): same languages, every character matched by exactly one branch.
 ORIGIN_LIST = re.compile(r"(?:\*\.|[A-Za-z0-9\-.]|:\d|(?<=[a-z])://|,)*|\*")
 ORIGIN = re.compile(r"([a-z]+://(\*\.)?[A-Za-z0-9\-.]*(:\d+)?|\*|null)?")
-METHODS = re.compile(r"[A-Za-z]+(?:(?:,\s?|\s)[A-Za-z]+)*(?:,\s?|\s)?")
-EXPOSE = re.compile(r"[A-Za-z0-9\-_*]+(?:(?:,\s?|\s)[A-Za-z0-9\-_*]+)*(?:,\s?|\s)?")
+METHODS = re.compile(r"[A-Za-z]+(?:(?:, ?| )[A-Za-z]+)*(?:, ?| )?")  # spaces only: no line breaks, no tabs
+EXPOSE = re.compile(r"[A-Za-z0-9\-_*]+(?:(?:, ?| )[A-Za-z0-9\-_*]+)*(?:, ?| )?")
 HEADER_NAME = re.compile(r"[a-zA-Z\d\-_]+")
 HEADER_VALUE = re.compile(r"[a-zA-Z\d_ :;.,\\/\"'?!(){}\[\]@<>=\-+*#$&`|~^%]+")
 
