@@ -342,8 +342,11 @@ def _header_configmap(v: str) -> Case:
             configmap({"X-Ok": "1", "X-Value": v, name: "1"}, name="headers", namespace="shop")]
     base = [*base_docs(annotations={PREFIX + "custom-headers": "shop/headers"}),
             configmap({"X-Ok": "1", "X-Value": "1", "X-Name": "1"}, name="headers", namespace="shop")]
-    return Case(docs, [(3, ("data", "X-Value")), (3, ("data", name)), (3, ("data",)), (0, (*ANN, PREFIX + "custom-headers")), (0, ANN)],
-                RISK_ALL, [base, base_docs()], value=v)
+    denied = [*base_docs(annotations={PREFIX + "custom-headers": "shop/headers"}),
+              configmap({"X-Ok": "1", "X-Value": "\r", "X-Name": "1"}, name="headers", namespace="shop")]
+    return Case(docs, [(3, ("data", "X-Value")), (3, ("data", name)), (3, ("data",)),
+                       (0, (*ANN, PREFIX + "custom-headers")), (0, ANN)],
+                RISK_ALL, [base, denied, base_docs()], value=v)
 
 
 def field_classes() -> list[FieldClass]:
