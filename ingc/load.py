@@ -108,6 +108,18 @@ class _Loader(yaml.CSafeLoader):
         memo[id(node)] = value
         return value
 
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        # PyYAML's scalar constructors raise plain Python errors on bad input (`!!timestamp` alone, `!!bool
+        # maybe`, an int of 5,000 digits): make them YAML errors with the node's position.
+        try:
+            return super().construct_object(node, deep=deep)
+        except (ValueError, TypeError, AttributeError, KeyError, IndexError, OverflowError) as exc:
+            shown = node.value if isinstance(node.value, str) else ""
+            shown = shown if len(shown) <= 40 else shown[:37] + "..."
+            raise yaml.constructor.ConstructorError(
+                None, None, f"cannot read {shown!r} as {node.tag.rsplit(':', 1)[-1]} ({type(exc).__name__})",
+                node.start_mark) from exc
+
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         if isinstance(node, yaml.MappingNode):
             seen: set[str] = set()
