@@ -171,6 +171,7 @@ class Settings:
     no_tls_redirect_locations: tuple[str, ...] = _key(parse_path_list, ("/.well-known/acme-challenge",))
     disable_access_log: bool = _key(parse_bool, False)
     raw: dict[str, str] = field(default_factory=dict, metadata={"key": None})
+    locs: dict[str, Loc | None] = field(default_factory=dict, metadata={"key": None})  # where each key was set
 
 
 # Keys ingress-nginx reads that ingc knows about but deliberately does not apply (no stock equivalent or
@@ -201,6 +202,7 @@ def parse_settings(values: dict[str, str], diags: Diagnostics, loc_of: Callable[
                    source: str = "ConfigMap") -> Settings:
     s = Settings()
     s.raw = dict(values)
+    s.locs = {key: loc_of(key) for key in values}
     for key in sorted(values):
         value = values[key]
         loc = loc_of(key)

@@ -196,7 +196,8 @@ class ExtAuthHandler(Handler):
                 try:
                     host = check_auth_url(url)
                 except Denied as exc:
-                    ctx.diags.error("A130", f"ConfigMap global-auth-url: {exc}")
+                    ctx.diags.error("A130", f"ConfigMap global-auth-url: {exc}",
+                                    loc=ctx.settings.locs.get("global-auth-url"))
                     host = ""
                 if host:
                     found = ExtAuth(
