@@ -94,7 +94,9 @@ def proxy_directives(p: ProxySettings, loc: Location) -> list[Directive]:
     out: list[Directive] = [
         (hdr, "Host", p.host_header),
         (hdr, "Upgrade", "$http_upgrade"),
-        (hdr, "Connection", p.connection_header),
+        # HTTP/2 forbids connection-specific headers: gRPC servers (grpc-go, gRFC A41) reject a request with
+        # Connection as malformed, so gRPC sends none (ingress-nginx's map gives "" with upstream keepalive).
+        (hdr, "Connection", '""' if grpc and p.connection_header == "$connection_upgrade" else p.connection_header),
         (hdr, "X-Request-ID", "$req_id"),
         (hdr, "X-Real-IP", "$remote_addr"),
         (hdr, "X-Forwarded-For", "$remote_addr"),
