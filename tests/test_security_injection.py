@@ -53,8 +53,8 @@ def budget(n: int) -> settings:
 
 
 # Payloads every annotation key and ConfigMap key gets (the full EXPLICIT list goes to the other fields).
-KILLERS = ['"; } location /pwn { return 200 pwned; } #', "x\\", "x\ny", "$http_authorization", "#x;", "x\\'; } #",
-           "${x", "a" * 5000 + '"']
+KILLERS = ['"; } location /pwn { return 200 pwned; } #', "x\\", "x\ny", "$http_authorization", "x\u2028y\ty\x85",
+           "#x;", "x\\'; } #", "${x", "a" * 5000 + '"']
 
 
 # --------------------------------------------------------------------------- property tests

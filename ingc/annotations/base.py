@@ -42,7 +42,7 @@ ALNUM = r"\-\.\_\~a-zA-Z0-9\/:"
 EXT_ALNUM = ALNUM + r", "
 REGEX_CHARS = r"\^\$\[\]\(\)\{\}\*\+\?\|&=\\"
 URL_CHARS = r",:?&="
-MALICIOUS = re.compile(r"[\r\n]")
+MALICIOUS = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]")  # ingress-nginx: \r|\n; ingc.quote refuses all
 
 IS_VALID_REGEX = rf"[/{ALNUM}{REGEX_CHARS}]*"  # server names, aliases, mirror targets, header patterns
 URL_IS_VALID = rf"[{ALNUM}{URL_CHARS}]*"  # redirect URLs, cookie paths, proxy_redirect
@@ -79,7 +79,7 @@ def regex_value(pattern: str, what: str, strip_spaces: bool = False) -> Callable
 
     def parse(v: str) -> str:
         if MALICIOUS.search(v):
-            raise BadValue("line breaks are not allowed")
+            raise BadValue("line breaks and control characters are not allowed")
         s = re.sub(r"\s", "", v) if strip_spaces else v
         if not rx.fullmatch(s):
             raise BadValue(f"{v!r} is not {what}")
