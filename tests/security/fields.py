@@ -320,6 +320,7 @@ def _all_annotations(values: dict[str, str]) -> Case:
 
 
 def settings_keys() -> list[str]:
+    import ingc.annotations  # noqa: F401 - handlers register the ConfigMap keys they read when imported
     from ingc.settings import EXTRA_KEYS, FIELD_BY_KEY
 
     return sorted(set(FIELD_BY_KEY) | set(EXTRA_KEYS))
