@@ -56,7 +56,7 @@ class Part:
         print(f"  FAIL [{self.name}] {what[:3000]}", flush=True)
 
 
-def run_property(part: Part, label: str, strategy: Any, fn: Callable[[Any], None], n: int, seed: int) -> None:
+def run_property(part: Part, label: str, strategy: Any, fn: Callable[[Any], object], n: int, seed: int) -> None:
     """Run ``fn`` on ``n`` drawn values; count them; record the first failure (hypothesis stops there)."""
 
     @_settings(n, seed)
@@ -79,7 +79,10 @@ def part_injection(scale: float, seed: int) -> Part:
     classes = all_classes()
     for fc in classes:
         n = int((300 if ":" not in fc.id else 60) * scale)
-        run_property(part, fc.id, hostile(fc.prefix), lambda v, fc=fc: check(fc.make(v)), n, seed)
+        def one(v: str, fc: Any = fc) -> None:
+            check(fc.make(v))
+
+        run_property(part, fc.id, hostile(fc.prefix), one, n, seed)
         for v in EXPLICIT:
             part.tried += 1
             try:
