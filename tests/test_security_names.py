@@ -9,6 +9,7 @@ an upstream whose only server is its own Service's endpoint, and serves its own 
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import shutil
@@ -21,7 +22,7 @@ from hypothesis import strategies as st
 
 from tests.security import tree
 from tests.security.fields import certificate
-from tests.security.manifests import emit, endpoint_slice, ingress, run_cli, service, tls_secret
+from tests.security.manifests import PREFIX, emit, endpoint_slice, ingress, run_cli, service, tls_secret
 
 TOKENS = ["a", "b", "api", "a-api", "team", "team-a", "x-80", "web", "80", "a-b"]
 
@@ -89,15 +90,24 @@ def manifests(ids: list[Identity]) -> tuple[list[dict[str, Any]], dict[str, tupl
         ip, port = f"10.1.{n // 250}.{n % 250 + 1}", 9000 + n
         number = i.port if isinstance(i.port, int) else 80
         pname = i.port if isinstance(i.port, str) else None
-        docs.append(ingress(name=f"ing{n}", namespace=i.namespace, host=host, path="/", service=i.service,
-                            port=i.port, tls_secret=i.secret))
+        docs.append(ingress(name=i.service, namespace=i.namespace, host=host, path="/", service=i.service,
+                            port=i.port, tls_secret=i.secret,
+                            annotations={PREFIX + "limit-rps": "5", PREFIX + "auth-type": "basic",
+                                         PREFIX + "auth-secret": f"{i.secret}-users"}))
         docs.append(service(name=i.service, namespace=i.namespace, port=number, port_name=pname))
         docs.append(endpoint_slice(service_name=i.service, namespace=i.namespace, addresses=[ip], port=port,
                                    port_name=pname, name=f"{i.service}-{n}"))
         want[host] = (i, f"{ip}:{port}", certs[(i.namespace, i.secret)][0])
     for (ns, name), (cert, key) in certs.items():
         docs.append(tls_secret(name, ns, cert, key))
+        docs.append({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": f"{name}-users", "namespace": ns},
+                     "data": {"auth": base64.b64encode(htpasswd(ns, name).encode()).decode()}})
     return docs, want
+
+
+def htpasswd(ns: str, secret: str) -> str:
+    """Users unique to one namespace's secret: a file served to another namespace would show it."""
+    return f"user-{ns}-{secret}:{{SHA}}fEqNCco3Yq9h5ZUglD3CZJT4lBs=\n"
 
 
 def compile_bundle(docs: list[dict[str, Any]]) -> tuple[int, str, str, dict[str, bytes]]:
@@ -142,6 +152,7 @@ def check_isolation(ids: list[Identity]) -> None:
             assert zname not in zones, f"zone {zname} declared twice"
             zones[zname] = stmt["directive"]
     zone_owner: dict[str, str] = {}
+    checked = {"auth": 0, "zones": 0}
     auth_owner: dict[str, str] = {}
     seen_hosts = set()
     for srv in tree.find(stmts, "http", "server"):
@@ -167,15 +178,27 @@ def check_isolation(ids: list[Identity]) -> None:
             for stmt in body:
                 if stmt["directive"] in ("limit_req", "limit_conn"):
                     z = next((a[5:] for a in stmt["args"] if a.startswith("zone=")), stmt["args"][0])
-                    owner = zone_owner.setdefault(z, f"{ident.namespace}/ing")
-                    assert owner == f"{ident.namespace}/ing" or owner.startswith(ident.namespace + "/"), \
-                        f"zone {z} shared across namespaces"
+                    owner = zone_owner.setdefault(z, f"{ident.namespace}/{ident.service}")
+                    assert owner == f"{ident.namespace}/{ident.service}", \
+                        f"zone {z} shared by Ingresses {owner} and {ident.namespace}/{ident.service}"
+                    assert z in zones, f"zone {z} used but not declared"
                 if stmt["directive"] == "auth_basic_user_file":
-                    f = stmt["args"][0]
+                    f = tree.unescape(stmt["args"][0]).strip('"')
                     owner = auth_owner.setdefault(f, ident.namespace)
                     assert owner == ident.namespace, f"htpasswd file {f} shared by namespaces {owner} and " \
                                                      f"{ident.namespace}"
+                    assert files.get(f, b"").decode() == htpasswd(ident.namespace, ident.secret), \
+                        f"{host} ({ident}) checks passwords against {f}, not its own namespace's users"
+                    checked["auth"] += 1
+                if stmt["directive"] == "limit_req":
+                    checked["zones"] += 1
     assert seen_hosts == set(want), f"hosts missing from nginx.conf: {set(want) - seen_hosts}"
+    from ingc.annotations import KNOWN_KEYS
+
+    if "auth-secret" in KNOWN_KEYS:
+        assert checked["auth"] >= len(want), "basic auth was not applied: the htpasswd check did not run"
+    if "limit-rps" in KNOWN_KEYS:
+        assert checked["zones"] >= len(want), "limit-rps was not applied: the zone check did not run"
 
 
 def _unique(ids: list[Identity]) -> list[Identity]:
