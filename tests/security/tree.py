@@ -40,15 +40,24 @@ def parsed(text: str) -> list[dict[str, Any]]:
     return stmts
 
 
-def shape(stmts: list[dict[str, Any]]) -> Shape:
-    """Directive names, nesting and (for fixed-arity directives) argument counts, in order."""
+# Blocks whose entries are data (a map's keys), not directives: crossplane reports each key as a directive.
+DATA_BLOCKS = {"map", "geo", "split_clients", "types", "charset_map"}
+
+
+def shape(stmts: list[dict[str, Any]], data: bool = False) -> Shape:
+    """Directive names, nesting and (for fixed-arity directives) argument counts, in order.
+
+    Entries of map-like blocks count by number and argument count, not by their key (a map key may carry a
+    user value, e.g. a cookie name in a regex).
+    """
     out: list[Any] = []
     for st in stmts:
-        n = None if st["directive"] in VARIADIC else len(st["args"])
+        name = "<entry>" if data else st["directive"]
+        n = None if name in VARIADIC else len(st["args"])
         if "block" in st:
-            out.append((st["directive"], n, shape(st["block"])))
+            out.append((name, n, shape(st["block"], data=st["directive"] in DATA_BLOCKS)))
         else:
-            out.append((st["directive"], n))
+            out.append((name, n))
     return tuple(out)
 
 
