@@ -270,3 +270,33 @@ def test_configmap_refusal_has_a_position() -> None:
     o = compile_docs([*base_docs(), configmap({"proxy-body-size": '1m"; } location /pwn {'})], CONFIGMAP_ARGS)
     assert o.exit_code == 1
     assert o.error_at(3, "data", "proxy-body-size"), o.stderr
+
+
+# --------------------------------------------------------------------------- diagnostics cannot forge CI output
+
+FORGE = "x\n::error file=a,line=1::forged\r\n%0A::add-mask::y\u2028z\x1b[31m"
+
+
+@pytest.mark.parametrize("fmt", ["github", "json", "sarif", "text"])
+def test_hostile_values_cannot_forge_diagnostic_lines(fmt: str) -> None:
+    # Findings quote input values; in CI their lines become workflow commands (GitHub) or are parsed (JSON,
+    # SARIF).  A value must not start a line of its own, nor break the document.
+    keys = [k for k in annotation_keys() if not k.endswith("-snippet")]
+    docs = base_docs(annotations={PREFIX + k: FORGE for k in keys}, path="/p" + FORGE,
+                     path_type="ImplementationSpecific")
+    docs[0]["metadata"]["annotations"][PREFIX + "unknown" + FORGE] = FORGE
+    docs[1]["spec"]["ports"][0]["name"] = FORGE
+    o = compile_docs(docs, (*RISK_ALL, "-f", fmt))
+    assert o.exit_code == 1 and "internal error" not in o.stderr
+    assert "\x1b" not in o.stderr
+    if fmt == "github":
+        lines = [ln for ln in o.stderr.splitlines() if ln]
+        assert lines and all(ln.startswith("::") for ln in lines), [ln for ln in lines if not ln.startswith("::")]
+        assert "::error file=a,line=1::forged" not in o.stderr.replace("%0A", "\n").splitlines()
+    elif fmt in ("json", "sarif"):
+        import json
+
+        json.loads(o.stderr)
+    else:
+        for ln in o.stderr.splitlines():
+            assert re.match(r"^(\S.*?: )?(error|warning|info)\[[A-Z]\d{3}\]|^ingc: ", ln), ln
