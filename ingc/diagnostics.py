@@ -8,6 +8,7 @@ only when a reporter asks, so the happy path never composes YAML node trees.
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -40,6 +41,15 @@ class Span:
         if self.col <= 0:  # a line without a column (Helm template origins)
             return f"{self.file}:{self.line}"
         return f"{self.file}:{self.line}:{self.col}"
+
+
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]")
+
+
+def visible(text: str) -> str:
+    """One line of text with control characters escaped (``\\n``, ``\\x1b``): file names, kinds and keys
+    come from the input, and a raw line break would let them forge a line (a CI workflow command)."""
+    return _UNPRINTABLE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
 @dataclass(frozen=True, order=True, slots=True)
@@ -108,7 +118,7 @@ class Diagnostic:
         origin = self.template_origin
         if origin is not None:
             text += f" [from {origin}]"
-        return text
+        return visible(text)
 
 
 class Diagnostics:

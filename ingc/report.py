@@ -7,7 +7,7 @@ import os
 from typing import Any
 
 from ingc import __version__
-from ingc.diagnostics import Diagnostic, Diagnostics, Severity
+from ingc.diagnostics import Diagnostic, Diagnostics, Severity, visible
 
 FORMATS = ("text", "json", "github", "sarif")
 
@@ -51,7 +51,7 @@ def text_lines(diags: Diagnostics, min_severity: Severity = Severity.INFO, color
 
 
 def _gh_escape(s: str, prop: bool = False) -> str:
-    s = s.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    s = visible(s.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A"))  # other controls: \x1b
     if prop:
         s = s.replace(":", "%3A").replace(",", "%2C")
     return s

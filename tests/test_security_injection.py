@@ -300,3 +300,27 @@ def test_hostile_values_cannot_forge_diagnostic_lines(fmt: str) -> None:
     else:
         for ln in o.stderr.splitlines():
             assert re.match(r"^(\S.*?: )?(error|warning|info)\[[A-Z]\d{3}\]|^ingc: ", ln), ln
+
+
+@pytest.mark.parametrize("fmt", ["text", "github"])
+def test_hostile_file_names_kinds_and_keys_cannot_forge_lines(fmt: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # In GitOps the file names, kinds, apiVersions and annotation keys are written by the pull request too.
+    d = tmp_path / "repo"
+    d.mkdir()
+    docs = base_docs(annotations={PREFIX + "unknown-key" + FORGE: "v", "x" + FORGE: "v"}, path="/p" + FORGE,
+                     path_type="ImplementationSpecific")
+    docs.append({"apiVersion": "v1" + FORGE, "kind": "Service", "metadata": {"name": "x"}})
+    docs.append({"apiVersion": "v1", "kind": "Thing" + FORGE, "metadata": {"name": "x"}})
+    (d / ("a" + FORGE.replace("/", "_") + ".yaml")).write_text(emit(docs)[0])
+    report = tmp_path / "report.json"
+    code, out, err = run_cli(["build", str(d), "-o", "-", "-f", fmt, "--annotation-report",
+                              "--annotation-report-json", str(report), "--color", "never"])
+    assert code == 1 and "internal error" not in err
+    assert "\x1b" not in err and "\u2028" not in err
+    for ln in err.splitlines():
+        if ln.startswith(("INGRESS ", "shop/web ")):  # the --annotation-report table
+            continue
+        if fmt == "github":
+            assert ln.startswith("::"), ln
+        else:
+            assert re.match(r"^(\S.*?: )?(error|warning|info)\[[A-Z]\d{3}\]|^ingc: ", ln), ln

@@ -10,7 +10,7 @@ import click
 from ingc import cli
 from ingc.annotations.engine import ReportEntry
 from ingc.cli import EXIT_ERRORS, EXIT_INTERNAL, EXIT_NOTHING, EXIT_OK, emit_diagnostics, exit_code
-from ingc.diagnostics import Diagnostics, Severity
+from ingc.diagnostics import Diagnostics, Severity, visible
 from ingc.load import NothingToRead
 from ingc.options import Options
 from ingc.report import resolve_format
@@ -21,7 +21,8 @@ VERIFY_CODES = {"N100", "N101", "N102", "N103", "N104"}
 
 def annotation_table(entries: list[ReportEntry]) -> str:
     rows = [("INGRESS", "ANNOTATION", "STATUS", "REASON")]
-    rows += [(str(e.ingress).removeprefix("Ingress "), e.key, e.status, e.reason) for e in entries]
+    rows += [(visible(str(e.ingress).removeprefix("Ingress ")), visible(e.key), e.status, visible(e.reason))
+             for e in entries]
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     return "\n".join(f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]}".rstrip() for r in rows)
 
