@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from ingc import __version__
 from ingc.codes import CODES
 from ingc.config import Config
-from ingc.diagnostics import Diagnostic, Diagnostics, ObjRef, Severity
+from ingc.diagnostics import Diagnostic, Diagnostics, ObjRef, Severity, visible
 from ingc.lint import LintOptions, lint
 
 if TYPE_CHECKING:
@@ -594,7 +594,9 @@ def to_junit(report: CheckReport) -> str:
             if not d.suppressed:
                 ET.SubElement(props, "property", name=f"finding.{i}", value=d.format())
     ET.indent(root, "  ")
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+    body = ET.tostring(root, encoding="unicode")  # control characters from file names/kinds: not XML 1.0
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u0085\u2028\u2029]",
+                                                            lambda m: visible(m.group()), body) + "\n"
 
 
 def _tap_yaml(data: dict[str, Any]) -> list[str]:
@@ -608,10 +610,10 @@ def to_tap(report: CheckReport) -> str:
     lines = ["TAP version 13", f"1..{len(report.resources)}"]
     for i, r in enumerate(report.resources, 1):
         desc = f"{r.filename} ({r.label})" if r.kind else r.filename
-        desc = desc.replace("#", "\\#")
+        desc = visible(desc).replace("#", "\\#")  # a file name may hold a line break
         status = r.status
         if status == STATUS_SKIPPED:
-            lines.append(f"ok {i} - {desc} # SKIP {r.msg.replace('#', '')}")
+            lines.append(f"ok {i} - {desc} # SKIP {visible(r.msg).replace('#', '')}")
             continue
         lines.append(f"{'not ok' if status in (STATUS_INVALID, STATUS_ERROR) else 'ok'} {i} - {desc}")
         active = sorted(r.active, key=Diagnostic.sort_key)

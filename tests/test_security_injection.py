@@ -324,3 +324,31 @@ def test_hostile_file_names_kinds_and_keys_cannot_forge_lines(fmt: str, tmp_path
             assert ln.startswith("::"), ln
         else:
             assert re.match(r"^(\S.*?: )?(error|warning|info)\[[A-Z]\d{3}\]|^ingc: ", ln), ln
+
+
+@pytest.mark.parametrize("fmt", ["text", "tap", "github", "junit", "json", "sarif"])
+def test_check_reports_cannot_be_forged_by_file_names(fmt: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    help_code, help_text, _ = run_cli(["check", "--help"])
+    if help_code != 0:
+        pytest.skip("no ingc check")
+    d = tmp_path / "repo"
+    d.mkdir()
+    docs = base_docs(path="/p" + FORGE, path_type="ImplementationSpecific")
+    docs.append({"apiVersion": "v1", "kind": "Thing" + FORGE, "metadata": {"name": "x"}})
+    (d / ("a" + FORGE.replace("/", "_") + ".yaml")).write_text(emit(docs)[0])
+    code, out, err = run_cli(["check", str(d), "-f", fmt, "--no-config", "--color", "never"])
+    assert code == 1 and "internal error" not in err, err
+    text = out + err
+    assert "\x1b" not in text and "\u2028" not in text
+    if fmt == "json" or fmt == "sarif":
+        import json
+
+        json.loads(out)
+    elif fmt == "junit":
+        import xml.etree.ElementTree as ET
+
+        ET.fromstring(out)
+    else:
+        for ln in text.splitlines():
+            assert not ln.startswith("::error file=a,line=1::forged"), ln
+            assert not ln.startswith("%0A::add-mask"), ln
