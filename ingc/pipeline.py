@@ -9,12 +9,13 @@ import gc
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import yaml
 
 from ingc.diagnostics import Diagnostics, Loc
 from ingc.ir import NginxConfig
-from ingc.load import load_documents
+from ingc.load import Limits, _measure, _too_deep, load_documents
 from ingc.model import Inventory, build_inventory
 from ingc.options import Options
 from ingc.resolve import Result, resolve
@@ -46,14 +47,32 @@ class CompileResult:
         return self.sources == 0 or not self.documents
 
 
+def read_controller_config(path: str, limits: Limits) -> Any:
+    """The --controller-config file, under the same limits as the manifests (size, nesting, aliases)."""
+    with open(path, "rb") as fh:
+        raw = fh.read(limits.max_file_bytes + 1)
+    if len(raw) > limits.max_file_bytes:
+        raise ValueError(f"over the limit of {limits.max_file_bytes} bytes (--max-file-size)")
+    text = raw.decode("utf-8-sig")  # UnicodeDecodeError is a ValueError
+    if _too_deep(text, limits.max_depth) is not None:
+        raise ValueError(f"nesting deeper than {limits.max_depth} levels (--max-depth)")
+    try:
+        data = yaml.load(text, Loader=yaml.CSafeLoader)
+    except (KeyError, AttributeError, TypeError, OverflowError) as exc:  # PyYAML's constructors on bad tags
+        raise ValueError(f"a value cannot be read ({type(exc).__name__})") from exc
+    problem = _measure(data, limits, [0]) if "*" in text else None
+    if problem:
+        raise ValueError(problem)
+    return data
+
+
 def load_settings(inv: Inventory, opts: Options, diags: Diagnostics) -> Settings:
     values: dict[str, str] = {}
     locs: dict[str, Loc] = {}
     if opts.controller_config:
         try:
-            with open(opts.controller_config, encoding="utf-8") as fh:
-                data = yaml.load(fh, Loader=yaml.CSafeLoader)
-        except (OSError, yaml.YAMLError) as exc:
+            data = read_controller_config(opts.controller_config, opts.limits)
+        except (OSError, ValueError, yaml.YAMLError) as exc:
             diags.error("S103", f"--controller-config {opts.controller_config}: {exc}", file=opts.controller_config)
             data = {}
         if isinstance(data, dict) and isinstance(data.get("data"), dict) and data.get("kind") == "ConfigMap":

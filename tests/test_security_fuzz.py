@@ -77,3 +77,25 @@ def test_deep_nesting_does_not_crash_the_parser(kind: str, tmp_path) -> None:  #
 
 def test_fuzz_failure_is_an_assertion() -> None:
     assert issubclass(FuzzFailure, AssertionError)
+
+
+@pytest.mark.parametrize("raw", [
+    b"\xff\xfe", b"!!timestamp", b"a: !!bool maybe", b"[" * 100_000, b"- a", b"a: &a [*a]",
+    b"a: &a [x,x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]\n"
+    b"d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: [*e,*e,*e,*e,*e,*e,*e]\n",
+    b"proxy-body-size: 1" + b"0" * 5000, b"kind: ConfigMap\ndata: 5\n", b"\x00",
+], ids=lambda b: repr(b[:16]))
+def test_broken_controller_config_files(raw: bytes, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # --controller-config is the operator's file, but a broken one still gets a finding, not a crash: in a
+    # subprocess, since deep nesting used to crash libyaml's composer.
+    cc = tmp_path / "controller.yaml"
+    cc.write_bytes(raw)
+    src = tmp_path / "in.yaml"
+    from tests.security.manifests import base_docs, emit
+
+    src.write_text(emit(base_docs())[0])
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.getcwd(), os.environ.get("PYTHONPATH", "")]))
+    p = subprocess.run([sys.executable, "-m", "ingc", "build", str(src), "-o", "-", "--controller-config", str(cc)],
+                       capture_output=True, text=True, env=env, timeout=300)
+    assert p.returncode in (0, 1), (p.returncode, p.stderr[-1000:])
+    assert "Traceback" not in p.stderr and "internal error" not in p.stderr, p.stderr[-1000:]
