@@ -17,6 +17,7 @@ import sys
 
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.security.fuzz import FuzzFailure, fuzz_input, run_one, seeds
 
@@ -24,7 +25,7 @@ SEEDS = seeds()
 TRIED = {"inputs": 0}
 
 
-@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+@settings(max_examples=4000, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                                                    HealthCheck.filter_too_much])
 @given(case=fuzz_input(SEEDS))
 def test_mutated_manifests_never_escape_the_cli(case: tuple[bytes, list[str], bool]) -> None:
@@ -99,3 +100,31 @@ def test_broken_controller_config_files(raw: bytes, tmp_path) -> None:  # type: 
                        capture_output=True, text=True, env=env, timeout=300)
     assert p.returncode in (0, 1), (p.returncode, p.stderr[-1000:])
     assert "Traceback" not in p.stderr and "internal error" not in p.stderr, p.stderr[-1000:]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                                                   HealthCheck.filter_too_much])
+@given(case=fuzz_input(SEEDS), command=st.sampled_from(["check", "routes", "explain", "diff"]),
+       url=st.sampled_from(["http://app.example.com/api", "https://h0.example.com/x?y#z", "/", "x", "http://[::1",
+                            "http://a.example.com/%zz\\u2028"]))
+def test_other_commands_never_escape_either(case: tuple[bytes, list[str], bool], command: str, url: str) -> None:
+    import tempfile
+
+    from tests.security.fuzz import FuzzResult, check_result
+    from tests.security.manifests import run_cli
+
+    raw, _, _ = case
+    TRIED["inputs"] += 1
+    with tempfile.TemporaryDirectory(prefix="ingc-fuzz-cmd-") as tmp:
+        src = os.path.join(tmp, "in.yaml")
+        with open(src, "wb") as fh:
+            fh.write(raw)
+        other = os.path.join(tmp, "other.yaml")
+        with open(other, "w") as fh:
+            fh.write("apiVersion: v1\nkind: Service\nmetadata: {name: api, namespace: shop}\n")
+        argv = {"check": ["check", src, "--no-config"], "routes": ["routes", src], "explain": ["explain", url, src],
+                "diff": ["diff", other, src]}[command]
+        if command == "check" and not run_cli(["check", "--help"])[0] == 0:
+            return
+        code, out, err = run_cli([*argv, "--color", "never"])
+        check_result(FuzzResult(code, out, err), raw, argv[:1], os.path.join(tmp, "none"))
