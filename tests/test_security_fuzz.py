@@ -25,7 +25,7 @@ SEEDS = seeds()
 TRIED = {"inputs": 0}
 
 
-@settings(max_examples=4000, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                                                    HealthCheck.filter_too_much])
 @given(case=fuzz_input(SEEDS))
 def test_mutated_manifests_never_escape_the_cli(case: tuple[bytes, list[str], bool]) -> None:
@@ -102,7 +102,7 @@ def test_broken_controller_config_files(raw: bytes, tmp_path) -> None:  # type: 
     assert "Traceback" not in p.stderr and "internal error" not in p.stderr, p.stderr[-1000:]
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                                                    HealthCheck.filter_too_much])
 @given(case=fuzz_input(SEEDS), command=st.sampled_from(["check", "routes", "explain", "diff"]),
        url=st.sampled_from(["http://app.example.com/api", "https://h0.example.com/x?y#z", "/", "x", "http://[::1",
