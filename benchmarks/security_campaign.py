@@ -8,6 +8,7 @@ Parts (sizes at --scale 1):
   injection    hostile values in every field class, every annotation key and every ConfigMap key:
                300 generated values per field class and 60 per key, plus the explicit corpus everywhere
   fuzz         20,000 mutated manifest sets through the CLI (no traceback, exit 0-3, positions)
+  commands     5,000 of them through check, routes, explain and diff
   names        400 generated namespace/name sets built to collide, with attacker identities
   kill         300 SIGKILLs of `ingc build` at random points while it writes
   determinism  200 generated manifest sets, each in 5 random file/document layouts
@@ -109,6 +110,34 @@ def part_fuzz(scale: float, seed: int) -> Part:
     for i in range(0, total, batch):  # batches: one failure does not end the whole fuzz run
         run_property(part, f"batch {i // batch}", fuzz_input(seed_sets), one, min(batch, total - i), seed + i)
     part.notes.append(f"exit codes {dict(sorted(exits.items()))}; {len(seed_sets)} seed sets")
+    return part
+
+
+def part_commands(scale: float, seed: int) -> Part:
+    """check, routes, explain and diff on mutated manifests."""
+    from tests.security.fuzz import FuzzResult, check_result, fuzz_input, seeds
+    from tests.security.manifests import run_cli
+
+    part = Part("commands")
+    urls = ["http://app.example.com/api", "https://h0.example.com/x?y#z", "/", "x", "http://[::1"]
+    strategy = st.tuples(fuzz_input(seeds()), st.sampled_from(["check", "routes", "explain", "diff"]),
+                         st.sampled_from(urls))
+
+    def one(v: Any) -> None:
+        (raw, _, _), command, url = v
+        with tempfile.TemporaryDirectory(prefix="ingc-campaign-") as tmp:
+            src = os.path.join(tmp, "in.yaml")
+            Path(src).write_bytes(raw)
+            other = os.path.join(tmp, "other.yaml")
+            Path(other).write_text("apiVersion: v1\nkind: Service\nmetadata: {name: api, namespace: shop}\n")
+            argv = {"check": ["check", src, "--no-config"], "routes": ["routes", src],
+                    "explain": ["explain", url, src], "diff": ["diff", other, src]}[command]
+            code, out, err = run_cli([*argv, "--color", "never"])
+            check_result(FuzzResult(code, out, err), raw, argv[:1], os.path.join(tmp, "none"))
+
+    total = int(5000 * scale)
+    for i in range(0, total, 1000):
+        run_property(part, f"batch {i // 1000}", strategy, one, min(1000, total - i), seed + i)
     return part
 
 
@@ -231,7 +260,7 @@ def part_long(scale: float, seed: int) -> Part:
     return part
 
 
-PARTS = {"injection": part_injection, "fuzz": part_fuzz, "names": part_names, "kill": part_kill,
+PARTS = {"injection": part_injection, "fuzz": part_fuzz, "commands": part_commands, "names": part_names, "kill": part_kill,
          "determinism": part_determinism, "long": part_long}
 
 
