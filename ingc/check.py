@@ -1,7 +1,7 @@
 """`ingc check`: the compile pipeline plus the lint rules, a severity policy, suppression, per-resource
 results in kubeconform's shape, and the reporters CI tools read.  Nothing here prints or exits.
 
-Policy, in order (every step is documented in ``docs/check.md``):
+Policy, in order (every step is documented in the README, section "Checking"):
 1. the pipeline and the rules run and append findings;
 2. findings that only restate another one are dropped (R344 next to R340-R343 for the same Ingress);
 3. each code gets at least its default severity (``DEFAULT_SEVERITY``; check is stricter than build

@@ -2,7 +2,7 @@
 
 A handler declares its keys (``Key``): the value validator, the one-line doc, what an invalid value does
 (``FALLBACK``/``DENY``/``REJECT``, as ingress-nginx's parser for that key), the scope and the nginx output
-(for docs/annotations.md).  A key ingc knows but cannot express on stock nginx carries ``unsupported``
+(for README.md).  A key ingc knows but cannot express on stock nginx carries ``unsupported``
 (the reason); the engine reports it and, when it restricts access, denies the Ingress's locations.
 
 Hooks, in the order the resolve pass calls them:

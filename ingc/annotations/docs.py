@@ -1,6 +1,6 @@
-"""The generated part of docs/annotations.md: the supported table and the unsupported list, from the registry.
+"""The generated part of README.md: the supported table and the unsupported list, from the registry.
 
-``python -m ingc.annotations.docs docs/annotations.md`` rewrites the text between the two markers; a test
+``python -m ingc.annotations.docs README.md`` rewrites the text between the two markers; a test
 checks that the page is up to date.
 """
 
@@ -11,7 +11,7 @@ import sys
 from ingc.annotations import HANDLERS
 from ingc.annotations.catalog import ALIASES
 
-START = "<!-- generated: start (python -m ingc.annotations.docs docs/annotations.md) -->"
+START = "<!-- generated: start (python -m ingc.annotations.docs README.md) -->"
 END = "<!-- generated: end -->"
 
 
@@ -21,7 +21,7 @@ def _cell(text: str) -> str:
 
 def generated() -> str:
     aliases = {canonical: alias for alias, canonical in ALIASES.items()}
-    out = ["## Supported annotations", "",
+    out = ["### Supported annotations", "",
            "| annotation | scope | invalid value | nginx output | handler |",
            "|---|---|---|---|---|"]
     unsupported: list[tuple[str, str]] = []
@@ -32,7 +32,7 @@ def generated() -> str:
                 continue
             name = f"`{k.name}`" + (f" (alias `{aliases[k.name]}`)" if k.name in aliases else "")
             out.append(f"| {name} | {k.scope} | {k.invalid} | `{_cell(k.nginx)}` | {h.name} |")
-    out += ["", "## Unsupported annotations", "",
+    out += ["", "### Unsupported annotations", "",
             "Reported as `unsupported` with the reason (warning A102); one that restricts access and is switched "
             "on denies the Ingress's locations instead (A103, 503).", "",
             "| annotation | reason |", "|---|---|"]

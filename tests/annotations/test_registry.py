@@ -1,5 +1,5 @@
 """The registry: every key ingress-nginx registers is known to ingc (handled, unsupported with a reason, or a
-removed name), every handler key is documented in docs/annotations.md and has parse cases and a golden case."""
+removed name), every handler key is documented in README.md and has parse cases and a golden case."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from ingc.annotations.docs import END, START, generated, update
 from tests.annotations.cases import INVALID, VALID
 
 ROOT = Path(__file__).resolve().parents[2]
-DOCS = ROOT / "docs" / "annotations.md"
+DOCS = ROOT / "README.md"
 KEYS = {k.name: (h, k) for h in HANDLERS for k in h.keys}
 
 
@@ -30,7 +30,7 @@ def test_keys_are_declared_once() -> None:
 def test_docs_page_is_generated_from_the_registry() -> None:
     text = DOCS.read_text(encoding="utf-8")
     assert START in text and END in text
-    assert update(text) == text, "run: python -m ingc.annotations.docs docs/annotations.md"
+    assert update(text) == text, "run: python -m ingc.annotations.docs README.md"
     for name, (_, key) in KEYS.items():
         assert f"`{name}`" in generated()
         if key.unsupported:
