@@ -303,8 +303,12 @@ def _too_deep(text: str, limit: int) -> tuple[int, int] | None:
                     return (mark.line, mark.column) if mark is not None else (0, 0)
             elif isinstance(event, _END_EVENTS):
                 depth -= 1
-    except yaml.YAMLError:
-        pass  # the composer stops at the same error, no deeper than what was seen; parsing reports it
+    except yaml.YAMLError as exc:
+        # libyaml >= 0.2.6 (PyYAML 6.0.4 wheels) has its own nesting limit: that is "too deep" as well.
+        mark = getattr(exc, "problem_mark", None)
+        if "nesting depth" in str(getattr(exc, "problem", "") or exc):
+            return (mark.line, mark.column) if mark is not None else (0, 0)
+        # otherwise the composer stops at the same error, no deeper than what was seen; parsing reports it
     return None
 
 
