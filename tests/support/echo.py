@@ -260,15 +260,25 @@ def start_echo(
     ``port=0`` (default) lets the backend bind a free port itself (no race);
     ``tls=(cert_path, key_path)`` makes it speak HTTPS.
     """
-    cmd = [sys.executable, "-m", "tests.support.echo", "--port", str(port), "--name", name]
+    args = ["--port", str(port), "--name", name]
     if status is not None:
-        cmd += ["--status", str(status)]
+        args += ["--status", str(status)]
     if tls is not None:
-        cmd += ["--tls", os.fspath(tls[0]), os.fspath(tls[1])]
+        args += ["--tls", os.fspath(tls[0]), os.fspath(tls[1])]
+    proc, actual = spawn_ready("tests.support.echo", args, f"echo backend {name!r}", timeout)
+    backend = EchoBackend(name, actual, proc, tls is not None)
+    _LIVE.add(backend)
+    return backend
+
+
+def spawn_ready(module: str, args: list[str], what: str, timeout: float) -> tuple[subprocess.Popen[bytes], int]:
+    """Run ``python -m MODULE ARGS`` from the repository root, wait for its ``READY <port>`` line and for the
+    port to accept connections; returns the process and the port.  Kills the process on any failure."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_REPO_ROOT), env.get("PYTHONPATH")]))
     env["PYTHONUNBUFFERED"] = "1"
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, cwd=_REPO_ROOT, env=env)
+    proc = subprocess.Popen([sys.executable, "-m", module, *args], stdout=subprocess.PIPE,
+                            stdin=subprocess.DEVNULL, cwd=_REPO_ROOT, env=env)
     assert proc.stdout is not None
     deadline = time.monotonic() + timeout
     line = b""
@@ -276,28 +286,26 @@ def start_echo(
         while not line.endswith(b"\n"):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise TimeoutError(f"echo backend {name!r} did not start within {timeout}s")
+                raise TimeoutError(f"{what} did not start within {timeout}s")
             ready, _, _ = select.select([proc.stdout], [], [], remaining)
             if ready:
                 chunk = os.read(proc.stdout.fileno(), 256)
                 if not chunk:
-                    raise RuntimeError(f"echo backend {name!r} exited early (rc={proc.wait()})")
+                    raise RuntimeError(f"{what} exited early (rc={proc.wait()})")
                 line += chunk
         text = line.decode().strip()
         if not text.startswith("READY "):
-            raise RuntimeError(f"echo backend {name!r}: unexpected output {text!r}")
+            raise RuntimeError(f"{what}: unexpected output {text!r}")
         actual = int(text.split()[1])
-        backend = EchoBackend(name, actual, proc, tls is not None)
-        _LIVE.add(backend)
         while True:
             try:
                 socket.create_connection(("127.0.0.1", actual), timeout=0.5).close()
                 break
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"echo backend {name!r} does not accept connections") from None
+                    raise RuntimeError(f"{what} does not accept connections") from None
                 time.sleep(0.02)
-        return backend
+        return proc, actual
     except BaseException:
         if proc.poll() is None:
             proc.kill()

@@ -26,18 +26,16 @@ import argparse
 import atexit
 import json
 import os
-import select
 import signal
-import socket
 import subprocess
-import sys
 import threading
-import time
 from collections.abc import Iterator
 from concurrent import futures
 from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any
+
+from tests.support.echo import spawn_ready
 
 __all__ = ["SERVICE", "GrpcBackend", "main", "make_server", "start_grpc"]
 
@@ -117,7 +115,6 @@ def main(argv: list[str] | None = None) -> int:
 # ---------------------------------------------------------------------------
 # Spawning from tests
 
-_REPO_ROOT = Path(__file__).resolve().parents[2]
 _LIVE: set[GrpcBackend] = set()
 
 
@@ -178,48 +175,13 @@ def start_grpc(
     ``port=0`` (default) lets the backend bind a free port itself (no race);
     ``tls=(cert_path, key_path)`` makes it serve gRPC over TLS.
     """
-    cmd = [sys.executable, "-m", "tests.support.grpc_backend", "--port", str(port), "--name", name]
+    args = ["--port", str(port), "--name", name]
     if tls is not None:
-        cmd += ["--tls", os.fspath(tls[0]), os.fspath(tls[1])]
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_REPO_ROOT), env.get("PYTHONPATH")]))
-    env["PYTHONUNBUFFERED"] = "1"
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, cwd=_REPO_ROOT, env=env)
-    assert proc.stdout is not None
-    deadline = time.monotonic() + timeout
-    line = b""
-    try:
-        while not line.endswith(b"\n"):
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError(f"gRPC backend {name!r} did not start within {timeout}s")
-            ready, _, _ = select.select([proc.stdout], [], [], remaining)
-            if ready:
-                chunk = os.read(proc.stdout.fileno(), 256)
-                if not chunk:
-                    raise RuntimeError(f"gRPC backend {name!r} exited early (rc={proc.wait()})")
-                line += chunk
-        text = line.decode().strip()
-        if not text.startswith("READY "):
-            raise RuntimeError(f"gRPC backend {name!r}: unexpected output {text!r}")
-        actual = int(text.split()[1])
-        backend = GrpcBackend(name, actual, proc, tls is not None)
-        _LIVE.add(backend)
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", actual), timeout=0.5).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"gRPC backend {name!r} does not accept connections") from None
-                time.sleep(0.02)
-        return backend
-    except BaseException:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        proc.stdout.close()
-        raise
+        args += ["--tls", os.fspath(tls[0]), os.fspath(tls[1])]
+    proc, actual = spawn_ready("tests.support.grpc_backend", args, f"gRPC backend {name!r}", timeout)
+    backend = GrpcBackend(name, actual, proc, tls is not None)
+    _LIVE.add(backend)
+    return backend
 
 
 @atexit.register
