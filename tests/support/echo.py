@@ -271,6 +271,11 @@ def start_echo(
     return backend
 
 
+def track(backend: EchoBackend) -> None:
+    """Stop ``backend`` at interpreter exit if a test forgot to."""
+    _LIVE.add(backend)
+
+
 def spawn_ready(module: str, args: list[str], what: str, timeout: float) -> tuple[subprocess.Popen[bytes], int]:
     """Run ``python -m MODULE ARGS`` from the repository root, wait for its ``READY <port>`` line and for the
     port to accept connections; returns the process and the port.  Kills the process on any failure."""

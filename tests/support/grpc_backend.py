@@ -23,19 +23,17 @@ Methods of the service ``echo.Echo`` (request and response messages are raw byte
 from __future__ import annotations
 
 import argparse
-import atexit
 import json
 import os
 import signal
-import subprocess
 import threading
 from collections.abc import Iterator
 from concurrent import futures
 from pathlib import Path
-from types import FrameType, TracebackType
+from types import FrameType
 from typing import Any
 
-from tests.support.echo import spawn_ready
+from tests.support.echo import EchoBackend, spawn_ready, track
 
 __all__ = ["SERVICE", "GrpcBackend", "main", "make_server", "start_grpc"]
 
@@ -115,49 +113,9 @@ def main(argv: list[str] | None = None) -> int:
 # ---------------------------------------------------------------------------
 # Spawning from tests
 
-_LIVE: set[GrpcBackend] = set()
-
-
-class GrpcBackend:
-    """A running gRPC backend process.  Use as a context manager or call ``stop()``."""
-
-    def __init__(self, name: str, port: int, proc: subprocess.Popen[bytes], tls: bool) -> None:
-        self.name = name
-        self.port = port
-        self.proc = proc
-        self.tls = tls
-
-    @property
-    def address(self) -> str:
-        """``127.0.0.1:PORT``: a gRPC target, or an nginx ``server`` line."""
-        return f"127.0.0.1:{self.port}"
-
-    @property
-    def running(self) -> bool:
-        return self.proc.poll() is None
-
-    def stop(self, timeout: float = 5.0) -> None:
-        _LIVE.discard(self)
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
-
-    def __enter__(self) -> GrpcBackend:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+class GrpcBackend(EchoBackend):
+    """A running gRPC backend process (same lifecycle as an echo backend).  Use as a context manager or call
+    ``stop()``; ``address`` (``127.0.0.1:PORT``) is a gRPC target or an nginx ``server`` line."""
 
     def __repr__(self) -> str:
         return f"GrpcBackend(name={self.name!r}, port={self.port}, tls={self.tls})"
@@ -180,14 +138,8 @@ def start_grpc(
         args += ["--tls", os.fspath(tls[0]), os.fspath(tls[1])]
     proc, actual = spawn_ready("tests.support.grpc_backend", args, f"gRPC backend {name!r}", timeout)
     backend = GrpcBackend(name, actual, proc, tls is not None)
-    _LIVE.add(backend)
+    track(backend)
     return backend
-
-
-@atexit.register
-def _stop_leftovers() -> None:
-    for backend in list(_LIVE):
-        backend.stop()
 
 
 if __name__ == "__main__":
