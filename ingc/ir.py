@@ -122,7 +122,6 @@ class NginxConfig:
     http_blocks: list[Block] = field(default_factory=list)
     http_text: list[Any] = field(default_factory=list)  # prepared http-level lines, for render
     files: dict[str, bytes] = field(default_factory=dict)  # bundle-relative path -> content
-    referenced_files: list[str] = field(default_factory=list)
     http_port: int = 80
     https_port: int = 443
     ipv6: bool = False
